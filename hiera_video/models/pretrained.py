@@ -1,0 +1,115 @@
+"""Loading official-release and project checkpoints into a Hiera classifier.
+
+Official files are ``{"model_state": state_dict}``; MAE files add decoder keys
+(``decoder_*``, ``mask_token``, ``multi_scale_fusion_heads``, ``encoder_norm``). Anything
+that does not fit is named in the error: nothing is silently skipped.
+"""
+import logging
+import math
+from typing import Dict, Tuple
+
+import torch
+import torch.nn.functional as F
+from iopath.common.file_io import g_pathmgr
+
+logger = logging.getLogger(__name__)
+
+MAE_ONLY_PREFIXES = ("decoder_", "mask_token", "multi_scale_fusion_heads", "encoder_norm")
+HEAD_PREFIXES = ("head.",)
+
+
+def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
+    """Read the model weights of a checkpoint file (official or this project's)."""
+    if not g_pathmgr.exists(path):
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        with g_pathmgr.open(path, "rb") as f:
+            ckpt = torch.load(f, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
+        raise ValueError(f"{path} is not a PyTorch checkpoint ({type(e).__name__}: {e}); "
+                         "expected a file saved with torch.save({'model_state': state_dict})") from e
+    state = ckpt
+    if isinstance(ckpt, dict):
+        for key in ("model_state", "model", "state_dict"):
+            if key in ckpt and isinstance(ckpt[key], dict):
+                state = ckpt[key]
+                break
+    if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
+        raise ValueError(f"{path} holds no state dict; expected {{'model_state': {{name: tensor}}}}")
+    return {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+
+
+def _interpolate_spatial(pe: torch.Tensor, new_hw: Tuple[int, int]) -> torch.Tensor:
+    """``[1, h*w, C]`` (square grid) -> ``[1, H*W, C]`` by bicubic interpolation."""
+    n, c = pe.shape[1], pe.shape[2]
+    side = int(round(math.sqrt(n)))
+    if side * side != n:
+        raise ValueError(f"cannot interpolate a spatial position embedding of {n} tokens (not a square grid)")
+    grid = pe.reshape(1, side, side, c).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid.float(), size=new_hw, mode="bicubic", align_corners=False)
+    return grid.permute(0, 2, 3, 1).reshape(1, new_hw[0] * new_hw[1], c).to(pe.dtype)
+
+
+def _interpolate_temporal(pe: torch.Tensor, new_t: int) -> torch.Tensor:
+    """``[1, t, C]`` -> ``[1, T, C]`` by linear interpolation."""
+    out = F.interpolate(pe.transpose(1, 2).float(), size=new_t, mode="linear", align_corners=False)
+    return out.transpose(1, 2).to(pe.dtype)
+
+
+def adapt_pos_embed(state: Dict[str, torch.Tensor], model) -> None:
+    """Resize position embeddings in ``state`` to the model's token grid (in place)."""
+    grid = model.tokens_spatial_shape
+    for key, target in (("pos_embed", None), ("pos_embed_spatial", None), ("pos_embed_temporal", None)):
+        if key not in state or not hasattr(model, key):
+            continue
+        want = getattr(model, key).shape
+        if state[key].shape == want:
+            continue
+        if key == "pos_embed_temporal":
+            state[key] = _interpolate_temporal(state[key], grid[0])
+        else:
+            state[key] = _interpolate_spatial(state[key], tuple(grid[-2:]))
+        logger.info("interpolated %s to %s for input_size %s", key, tuple(want), model.input_size)
+
+
+def load_pretrained(model, path: str) -> None:
+    """Load ``path`` into the Hiera classifier ``model``.
+
+    MAE decoder keys are dropped and the head is re-initialised when the class count
+    differs, each with a logged message. Any other missing, unexpected or mis-shaped key
+    raises a ValueError that lists them.
+    """
+    state = read_state_dict(path)
+    dropped = sorted({k.split(".")[0] for k in state if k.startswith(MAE_ONLY_PREFIXES)})
+    if dropped:
+        logger.info("%s: MAE checkpoint; ignoring decoder parts %s", path, dropped)
+        state = {k: v for k, v in state.items() if not k.startswith(MAE_ONLY_PREFIXES)}
+    own = model.state_dict()
+    head_w = state.get("head.projection.weight")
+    if head_w is not None and head_w.shape != own["head.projection.weight"].shape:
+        logger.info("%s: checkpoint head has %d classes, model has %d; head re-initialised",
+                    path, head_w.shape[0], own["head.projection.weight"].shape[0])
+        state = {k: v for k, v in state.items() if not k.startswith(HEAD_PREFIXES)}
+    adapt_pos_embed(state, model)
+
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    mismatched = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+                  for k in state if k in own and state[k].shape != own[k].shape]
+    # A head or final norm absent from the checkpoint (MAE encoder, or head dropped above)
+    # is expected: those start fresh.
+    fresh = [k for k in missing if k.startswith(HEAD_PREFIXES + ("norm.",))]
+    missing = [k for k in missing if k not in fresh]
+    if missing or unexpected or mismatched:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)}: {missing[:10]}")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)}: {unexpected[:10]}")
+        if mismatched:
+            parts.append(f"wrong shape {len(mismatched)}: {mismatched[:10]}")
+        raise ValueError(f"{path} does not fit this model (is it another Hiera size or an image/video "
+                         f"mismatch?): " + "; ".join(parts))
+    if fresh:
+        logger.info("%s: initialised fresh (not in checkpoint): %s", path, fresh)
+    model.load_state_dict(state, strict=False)
