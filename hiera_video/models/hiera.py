@@ -30,10 +30,10 @@ def unroll_order(grid: Sequence[int], q_stride: Sequence[int], num_pools: int) -
     Returns a ``[prod(grid)]`` long tensor.
     """
     coords = torch.stack(
-        torch.meshgrid(*[torch.arange(g) for g in grid], indexing="ij"), dim=-1
+        torch.meshgrid(*[torch.arange(g, device="cpu") for g in grid], indexing="ij"), dim=-1
     ).reshape(-1, len(grid))
-    stride = torch.tensor(q_stride)
-    key = torch.zeros(coords.shape[0], dtype=torch.long)
+    stride = torch.tensor(q_stride, device="cpu")
+    key = torch.zeros(coords.shape[0], dtype=torch.long, device="cpu")
     for _ in range(num_pools):
         for d in range(len(grid)):
             key = key * stride[d] + coords[:, d] % stride[d]
@@ -215,7 +215,7 @@ class Hiera(nn.Module):
 
         flat_q_stride = math.prod(q_stride)
         window = self.mu_size
-        dpr = torch.linspace(0, drop_path_rate, sum(stages)).tolist()
+        dpr = torch.linspace(0, drop_path_rate, sum(stages), device="cpu").tolist()
         q_pool_blocks = {end + 1 for end in self.stage_ends[:q_pool]}
         self.blocks = nn.ModuleList()
         stage = 0
