@@ -1,0 +1,29 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="hiera_video",
+    version="0.1.0",
+    description="Video understanding toolkit around Hiera: MAE pretraining, finetuning, multi-view testing, AVA, features",
+    packages=find_packages(include=["hiera_video", "hiera_video.*"]),
+    python_requires=">=3.9",
+    install_requires=[
+        "torch>=2.4",
+        "torchvision>=0.19",
+        "pytorchvideo==0.1.5",
+        "decord>=0.6",
+        "av>=12",
+        "fvcore",
+        "iopath",
+        "simplejson",
+        "timm>=1.0",
+        "tqdm",
+        "tensorboard",
+        "matplotlib",
+        "numpy",
+        "pillow",
+    ],
+    extras_require={
+        # hiera-transformer is the official reference implementation the tests compare against.
+        "dev": ["pytest>=7", "hiera-transformer==0.1.4", "h5py"],
+    },
+)
