@@ -1,18 +1,30 @@
-"""Speed and cost figures for every named model.
+"""Speed and cost figures for every named model; one tool for every number in the README.
 
-    python tools/benchmark.py --flops                 # FLOPs / params table (paper tables 2, 4)
-    python tools/benchmark.py --flops --models 'hiera_base*'
+    python tools/benchmark.py --flops                                # FLOPs / params table (paper tables 2, 4)
+    python tools/benchmark.py --model hiera_base_16x224 --reference  # ours vs the reference, same run
+    python tools/benchmark.py --model hiera_base_16x224 --modes infer train --dtypes fp32 bf16 \
+        --batch-sizes 1 2 4 --compile --json out.json
+
+Rows are timed interleaved (ours, reference, ours, ...) after warm-up; medians with min/max.
+Achieved FLOP/s uses the fvcore count (attention included, x2 for multiply-adds, x3 for a
+training step) against a matmul peak the tool measures itself.
 """
 import argparse
 import fnmatch
 import json
 import os
+import platform
 import sys
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import torch  # noqa: E402
+
 from hiera_video import create_model, list_models  # noqa: E402
+from hiera_video.benchmarking.pairs import DTYPES, inference_step, make_pair, training_step  # noqa: E402
+from hiera_video.benchmarking.timing import (interleaved, matmul_peak_tflops, peak_memory_mb,  # noqa: E402
+                                             reset_peak_memory, summarize)
 from hiera_video.models.flops import count_params, model_flops  # noqa: E402
 
 
@@ -28,21 +40,104 @@ def flops_table(patterns):
     return rows
 
 
+def with_memory(fn, device, peaks, key):
+    def wrapped():
+        reset_peak_memory(device)
+        out = fn()
+        peaks[key] = max(peaks.get(key) or 0.0, peak_memory_mb(device) or 0.0)
+        return out
+    return wrapped
+
+
+def speed_rows(args, device):
+    rows = []
+    ours, ref = make_pair(args.model, args.reference)
+    ours, ref = ours.to(device), ref.to(device) if ref is not None else None
+    gflops_fwd = model_flops(create_model(args.model)) / 1e9
+    peaks = {dt: matmul_peak_tflops(device, DTYPES[dt]) for dt in args.dtypes}
+    print(f"device {device_name(device)}; matmul peak " + ", ".join(f"{k} {v:.2f} TFLOP/s" for k, v in peaks.items()))
+    sides = {"ours": ours, "reference": ref} if ref is not None else {"ours": ours}
+    if args.compile:
+        sides = {k: torch.compile(m) for k, m in sides.items()}
+    for mode in args.modes:
+        for dt in args.dtypes:
+            for bs in args.batch_sizes:
+                torch.manual_seed(0)
+                x = torch.randn(bs, ours.in_chans, *ours.input_size, device=device)
+                y = torch.randint(0, ours.num_classes, (bs,), device=device)
+                memory = {}
+                fns = {}
+                for side, model in sides.items():
+                    step = inference_step(model, x, DTYPES[dt]) if mode == "infer" else training_step(model, x, y, DTYPES[dt])
+                    fns[side] = with_memory(step, device, memory, side)
+                times = interleaved(fns, device, warmup=args.warmup, repeats=args.repeats)
+                row = dict(model=args.model, mode=mode, dtype=dt, batch=bs, compile=args.compile, device=device_name(device))
+                for side, secs in times.items():
+                    stats = summarize(secs)
+                    clips = bs / stats["median_s"]
+                    tflops = clips * gflops_fwd * 2 * (3 if mode == "train" else 1) / 1e3
+                    row[side] = dict(**stats, clips_per_s=clips, peak_memory_mb=memory.get(side),
+                                     achieved_tflops=tflops, fraction_of_matmul_peak=tflops / peaks[dt])
+                if "reference" in row:
+                    row["speedup"] = row["reference"]["median_s"] / row["ours"]["median_s"]
+                rows.append(row)
+                print_row(row)
+    return rows
+
+
+def print_row(row):
+    o = row["ours"]
+    line = (f"{row['model']:20s} {row['mode']:5s} {row['dtype']:4s} bs {row['batch']:<3d} "
+            f"ours {o['clips_per_s']:8.2f} clips/s (median {o['median_s']:.3f}s, {o['min_s']:.3f}-{o['max_s']:.3f}) "
+            f"{o['fraction_of_matmul_peak'] * 100:5.1f}% of peak")
+    if "reference" in row:
+        r = row["reference"]
+        line += f" | reference {r['clips_per_s']:8.2f} clips/s (median {r['median_s']:.3f}s) | speedup {row['speedup']:.2f}x"
+    print(line, flush=True)
+
+
+def device_name(device):
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} CPU x{torch.get_num_threads()} threads"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--flops", action="store_true", help="print FLOPs (attention included) and parameters")
-    parser.add_argument("--models", nargs="+", default=["*"], help="fnmatch patterns of model names")
+    parser.add_argument("--models", nargs="+", default=["*"], help="fnmatch patterns of model names (--flops)")
+    parser.add_argument("--model", default="", help="model to time, e.g. hiera_base_16x224")
+    parser.add_argument("--reference", action="store_true", help="time the reference implementation beside ours")
+    parser.add_argument("--modes", nargs="+", default=["infer", "train"], choices=["infer", "train"])
+    parser.add_argument("--dtypes", nargs="+", default=None, choices=list(DTYPES),
+                        help="default: fp32 bf16 for infer rows, fp32 for train rows")
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1])
+    parser.add_argument("--compile", action="store_true", help="torch.compile both sides")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--json", default="", help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
-    if not args.flops:
-        parser.error("choose what to measure: --flops")
-    print(f"{'model':26s} {'input':>12s} {'FLOPs':>16s} {'params':>17s}")
-    rows = flops_table(args.models)
+    if not (args.flops or args.model):
+        parser.error("choose what to measure: --flops and/or --model NAME")
+    rows = []
+    if args.flops:
+        print(f"{'model':26s} {'input':>12s} {'FLOPs':>16s} {'params':>17s}")
+        rows += flops_table(args.models)
+    if args.model:
+        device = torch.device(args.device)
+        if args.dtypes is None:  # the CPU targets: inference fp32 + bf16, training fp32
+            for mode, dts in (("infer", ["fp32", "bf16"]), ("train", ["fp32"])):
+                if mode in args.modes:
+                    rows += speed_rows(argparse.Namespace(**{**vars(args), "modes": [mode], "dtypes": dts}), device)
+        else:
+            rows += speed_rows(args, device)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)
+        print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Measurement helpers behind tools/benchmark.py (timing, memory, matmul peak, model pairs)."""
