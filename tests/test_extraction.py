@@ -10,9 +10,9 @@ import torch
 
 from hiera_video import create_model
 from hiera_video.config.defaults import get_cfg
-from hiera_video.extraction import extract_features, sliding_windows
-from hiera_video.extraction.pipeline import list_videos, run_extraction
-from hiera_video.extraction.writer import NpyWriter, check_writable, write_hdf5, write_index
+from hiera_video.inference import extract_features, sliding_windows
+from hiera_video.inference.pipeline import list_videos, run_extraction
+from hiera_video.inference.writer import NpyWriter, check_writable, write_hdf5, write_index
 
 
 def small_cfg():

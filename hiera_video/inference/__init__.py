@@ -1,4 +1,4 @@
-"""Clip feature extraction: sliding windows over whole videos -> pooled features (+ maps, logits)."""
+"""Inference on whole videos: sliding-window feature extraction and multi-view prediction."""
 from .windows import sliding_windows
 from .extract import extract_features
 
