@@ -1,0 +1,138 @@
+"""Reading a config: ``--cfg FILE`` (YAML, ``_BASE_`` allowed) then ``KEY VALUE`` overrides.
+
+Every key is checked against the defaults before merging, so a typo fails at once with
+the closest valid keys instead of fvcore's bare ``KeyError``.
+"""
+import argparse
+import difflib
+from ast import literal_eval
+from typing import Dict, List, Optional, Sequence
+
+from fvcore.common.config import CfgNode
+
+from .defaults import get_cfg
+
+
+class ConfigError(ValueError):
+    """A config key or value that cannot work; the message names it and what is expected."""
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """PySlowFast's command line: ``--cfg FILE [--init_method ...] [KEY VALUE ...]``."""
+    p = argparse.ArgumentParser(description="Train and/or test a Hiera video model (see README).")
+    p.add_argument("--cfg", dest="cfg_file", default=None, help="YAML config file (keys as in hiera_video/config/defaults.py)")
+    p.add_argument("--init_method", default=None,
+                   help="torch.distributed rendezvous for several machines, e.g. tcp://HOST:PORT")
+    p.add_argument("--num_shards", type=int, default=None, help="number of machines (sets NUM_SHARDS)")
+    p.add_argument("--shard_id", type=int, default=None, help="rank of this machine (sets SHARD_ID)")
+    p.add_argument("opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE overrides, e.g. TRAIN.BATCH_SIZE 32")
+    return p.parse_args(argv)
+
+
+def all_keys(cfg: CfgNode, prefix: str = "") -> List[str]:
+    """Dotted names of every leaf key, e.g. ``TRAIN.BATCH_SIZE``."""
+    keys = []
+    for k, v in cfg.items():
+        name = f"{prefix}{k}"
+        keys.extend(all_keys(v, name + ".") if isinstance(v, CfgNode) else [name])
+    return keys
+
+
+def _flatten(d: Dict, prefix: str = "") -> List[str]:
+    keys = []
+    for k, v in d.items():
+        name = f"{prefix}{k}"
+        keys.extend(_flatten(v, name + ".") if isinstance(v, dict) else [name])
+    return keys
+
+
+def _check_keys(names: Sequence[str], valid: Sequence[str], source: str, sections: Sequence[str]) -> None:
+    """Fail on the first unknown key, naming the closest valid ones."""
+    valid_set = set(valid)
+    for name in names:
+        if name in valid_set or name in sections:
+            continue
+        close = difflib.get_close_matches(name, valid, n=3, cutoff=0.6)
+        # A right leaf name in the wrong section ("BATCH_SIZE", "SOLVER.BATCH_SIZE") as well.
+        leaf = name.rsplit(".", 1)[-1]
+        close += [k for k in valid if k.rsplit(".", 1)[-1] == leaf and k not in close][:3]
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise ConfigError(f"unknown config key '{name}' in {source}{hint} "
+                          "(all keys are listed in hiera_video/config/defaults.py)")
+
+
+def _default(cfg: CfgNode, name: str):
+    node = cfg
+    for part in name.split("."):
+        node = node[part]
+    return node
+
+
+def _int_to_float(value, default):
+    """``1`` where a float is expected reads as ``1.0`` (fvcore would reject the type)."""
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def merge_overrides(cfg: CfgNode, opts: Sequence[str], source: str = "command line overrides") -> None:
+    """Merge ``[KEY, VALUE, KEY, VALUE, ...]`` into ``cfg`` (in place), checking keys and types."""
+    opts = list(opts)
+    if len(opts) % 2:
+        raise ConfigError(f"{source} must be KEY VALUE pairs; '{opts[-1]}' has no value")
+    valid = all_keys(cfg)
+    _check_keys(opts[0::2], valid, source, sections=())
+    for i in range(0, len(opts), 2):
+        if isinstance(_default(cfg, opts[i]), float):
+            try:
+                opts[i + 1] = _int_to_float(literal_eval(opts[i + 1]), 0.0)
+            except (ValueError, SyntaxError):
+                pass
+    try:
+        cfg.merge_from_list(opts)
+    except (ValueError, AssertionError) as e:
+        raise ConfigError(f"bad value in {source}: {e}") from e
+
+
+def _coerce_floats(d: Dict, defaults: CfgNode) -> None:
+    for k, v in d.items():
+        if isinstance(v, dict) and isinstance(defaults.get(k), CfgNode):
+            _coerce_floats(v, defaults[k])
+        elif k in defaults:
+            d[k] = _int_to_float(v, defaults[k])
+
+
+def merge_file(cfg: CfgNode, path: str) -> None:
+    """Merge a YAML file (with fvcore ``_BASE_`` inheritance) into ``cfg`` (in place)."""
+    from iopath.common.file_io import g_pathmgr
+
+    if not g_pathmgr.exists(path):
+        raise FileNotFoundError(f"config file not found: {path}")
+    loaded = CfgNode.load_yaml_with_base(path, allow_unsafe=True)
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path} must hold a mapping of config sections, e.g. 'TRAIN: {{BATCH_SIZE: 8}}'")
+    sections = [k for k, v in cfg.items() if isinstance(v, CfgNode)]
+    _check_keys(_flatten(loaded), all_keys(cfg), path, sections)
+    _coerce_floats(loaded, cfg)
+    try:
+        cfg.merge_from_other_cfg(CfgNode(loaded))
+    except (ValueError, AssertionError, KeyError) as e:
+        raise ConfigError(f"bad value in {path}: {e}") from e
+
+
+def load_config(args: argparse.Namespace, validate: bool = True) -> CfgNode:
+    """Defaults <- ``args.cfg_file`` <- ``args.opts`` <- ``--num_shards/--shard_id``; validated."""
+    from .validation import validate_cfg
+
+    cfg = get_cfg()
+    if getattr(args, "cfg_file", None):
+        merge_file(cfg, args.cfg_file)
+    merge_overrides(cfg, getattr(args, "opts", None) or [])
+    if getattr(args, "num_shards", None) is not None:
+        cfg.NUM_SHARDS = args.num_shards
+    if getattr(args, "shard_id", None) is not None:
+        cfg.SHARD_ID = args.shard_id
+    if validate:
+        validate_cfg(cfg)
+    cfg.freeze()
+    return cfg

@@ -1,0 +1,80 @@
+"""Config -> model: ``build_model(cfg)`` and loading weights for training or testing."""
+import logging
+
+import torch.nn as nn
+
+import hiera_video
+from hiera_video.config.loading import ConfigError
+from hiera_video.models.pretrained import MAE_ONLY_PREFIXES, adapt_pos_embed, load_pretrained, read_state_dict
+from hiera_video.models.zoo import model_config
+
+logger = logging.getLogger(__name__)
+
+# HIERA.* key -> create_model kwarg; empty list / negative number = keep the named config.
+_SCALARS = {"EMBED_DIM": "embed_dim", "NUM_HEADS": "num_heads", "Q_POOL": "q_pool", "MLP_RATIO": "mlp_ratio"}
+_LISTS = {"STAGES": "stages", "Q_STRIDE": "q_stride", "MASK_UNIT_SIZE": "mask_unit_size",
+          "MASK_UNIT_ATTN": "mask_unit_attn", "PATCH_KERNEL": "patch_kernel", "PATCH_STRIDE": "patch_stride",
+          "PATCH_PADDING": "patch_padding"}
+
+
+def model_kwargs(cfg, for_test: bool = False) -> dict:
+    """``create_model`` overrides from MODEL.*, HIERA.* and the clip shape in DATA.*.
+
+    Video names get ``input_size=(DATA.NUM_FRAMES, crop, crop)``, image names ``(crop, crop)``;
+    crop is DATA.TEST_CROP_SIZE for a test-only model, else DATA.TRAIN_CROP_SIZE.
+    """
+    try:
+        base = model_config(cfg.MODEL.MODEL_NAME)
+    except ValueError as e:
+        raise ConfigError(f"MODEL.MODEL_NAME: {e}") from None
+    crop = cfg.DATA.TEST_CROP_SIZE if for_test else cfg.DATA.TRAIN_CROP_SIZE
+    video = len(base["input_size"]) == 3
+    kw = dict(
+        num_classes=cfg.MODEL.NUM_CLASSES,
+        input_size=(cfg.DATA.NUM_FRAMES, crop, crop) if video else (crop, crop),
+        in_chans=cfg.DATA.INPUT_CHANNEL_NUM[0],
+        drop_path_rate=cfg.HIERA.DROP_PATH_RATE,
+        head_dropout=cfg.MODEL.DROPOUT_RATE,
+        act_checkpoint=cfg.HIERA.ACT_CHECKPOINT,
+    )
+    for key, arg in _SCALARS.items():
+        if cfg.HIERA[key] >= 0:
+            kw[arg] = cfg.HIERA[key]
+    for key, arg in _LISTS.items():
+        if len(cfg.HIERA[key]) > 0:
+            kw[arg] = tuple(cfg.HIERA[key])
+    return kw
+
+
+def build_model(cfg, for_test: bool = False) -> nn.Module:
+    """``hiera_video.create_model(MODEL.MODEL_NAME, **model_kwargs(cfg))``; bad shapes name the keys."""
+    kw = model_kwargs(cfg, for_test)
+    try:
+        return hiera_video.create_model(cfg.MODEL.MODEL_NAME, **kw)
+    except ValueError as e:
+        raise ConfigError(f"cannot build {cfg.MODEL.MODEL_NAME} from MODEL.*/HIERA.*/DATA.* ({e})") from None
+
+
+def load_train_init(model: nn.Module, path: str) -> None:
+    """Initialise from an official or project checkpoint (MAE decoder dropped, head re-initialised
+    when the class count differs, position embeddings resized)."""
+    logger.info("initialising from %s", path)
+    load_pretrained(model, path)
+
+
+def load_test_weights(model: nn.Module, path: str) -> None:
+    """Load weights to test: like ``load_train_init`` but a head of another class count is an error."""
+    state = read_state_dict(path)
+    state = {k: v for k, v in state.items() if not k.startswith(MAE_ONLY_PREFIXES)}
+    own = model.state_dict()
+    head = state.get("head.projection.weight")
+    if head is None or head.shape != own["head.projection.weight"].shape:
+        found = "no classification head" if head is None else f"a head of {head.shape[0]} classes"
+        raise ValueError(f"{path} has {found}, the model expects {own['head.projection.weight'].shape[0]} "
+                         "(MODEL.NUM_CLASSES); test a finetuned checkpoint of the same class count")
+    adapt_pos_embed(state, model)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise ValueError(f"{path} does not fit {type(model).__name__} built from the config: {e}") from None
+    logger.info("testing weights from %s", path)

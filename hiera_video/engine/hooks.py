@@ -1,0 +1,149 @@
+"""Hooks of the train loop: loss guard, metrics/json_stats/TensorBoard, progress bar,
+periodic validation and checkpoints. Order matters at epoch end: metrics, validation,
+then the checkpoint, so the saved RNG state is the one the next epoch starts from."""
+import logging
+import sys
+import time
+from collections import deque
+from typing import Callable
+
+from .checkpoint import Checkpointer, rng_state
+from .distributed import all_gather_object, get_rank, is_main_process
+from .logging import TensorboardWriter, log_json_stats, peak_memory_mb
+from .meters import MeterGroup
+from .train import HookBase
+
+logger = logging.getLogger(__name__)
+
+
+class LossGuard(HookBase):
+    """Stop when the loss exceeds TRAIN.KILL_LOSS_EXPLOSION_FACTOR x the mean of the last 20
+    losses (after 5); NaN/inf is always caught by the trainer."""
+
+    def __init__(self, factor: float, window: int = 20, warmup: int = 5):
+        self.factor, self.warmup = factor, warmup
+        self.history = deque(maxlen=window)
+
+    def check_loss(self, loss: float) -> None:
+        if self.factor > 0 and len(self.history) >= self.warmup:
+            mean = sum(self.history) / len(self.history)
+            if loss > self.factor * mean:
+                self.trainer.stop(f"loss exploded: {loss:.4g} > TRAIN.KILL_LOSS_EXPLOSION_FACTOR "
+                                  f"{self.factor} x recent mean {mean:.4g}")
+        self.history.append(loss)
+
+
+class MetricsHook(HookBase):
+    """``json_stats`` every LOG_PERIOD updates and per epoch (rank 0), TensorBoard scalars."""
+
+    def __init__(self, cfg, device):
+        self.period = cfg.LOG_PERIOD
+        self.device = device
+        self.meters = MeterGroup(window=cfg.LOG_PERIOD)
+        self.tb = TensorboardWriter(cfg, get_rank())
+        self.epoch_start = time.perf_counter()
+        self.clips = 0
+        self.failures = 0
+
+    def before_epoch(self):
+        self.meters.reset()
+        self.epoch_start = time.perf_counter()
+        self.clips = self.failures = 0
+
+    def after_step(self):
+        t = self.trainer
+        s = dict(t.step_stats)
+        self.clips += s.pop("clips")
+        self.failures += s.pop("decode_failures")
+        s["clips_per_s"] = t.step_stats["clips"] / max(1e-9, s["iter_time"])
+        self.meters.add(**s)
+        if (t.step_in_epoch + 1) % self.period == 0 or t.step_in_epoch + 1 == t.updates_per_epoch:
+            stats = {"_type": "train_iter", "epoch": f"{t.epoch + 1}/{t.max_epoch}",
+                     "iter": f"{t.step_in_epoch + 1}/{t.updates_per_epoch}", "global_iter": t.iteration,
+                     "loss": s["loss"], "lr": s["lr"], **{k: v for k, v in self.meters.recent().items() if k not in ("loss", "lr")},
+                     "decode_failures": self.failures, "peak_mem_mb": peak_memory_mb(self.device)}
+            if is_main_process():
+                log_json_stats(stats)
+            self.tb.add_scalars("train", {"loss": s["loss"], "lr": s["lr"]}, t.iteration)
+
+    def after_epoch(self):
+        t = self.trainer
+        elapsed = time.perf_counter() - self.epoch_start
+        stats = {"_type": "train_epoch", "epoch": f"{t.epoch}/{t.max_epoch}", **self.meters.avg(),
+                 "lr": t.step_stats.get("lr"), "clips_per_s": self.clips / max(1e-9, elapsed), "epoch_time": elapsed,
+                 "decode_failures": self.failures, "peak_mem_mb": peak_memory_mb(self.device)}
+        if is_main_process():
+            log_json_stats(stats)
+        self.tb.add_scalars("train_epoch", stats, t.epoch)
+
+    def after_train(self):
+        self.tb.close()
+
+
+class ProgressBar(HookBase):
+    """A tqdm bar per epoch, only when rank 0's stdout is a terminal."""
+
+    def __init__(self):
+        self.bar = None
+        self.enabled = is_main_process() and sys.stdout.isatty()
+
+    def before_epoch(self):
+        if self.enabled:
+            from tqdm import tqdm
+
+            t = self.trainer
+            self.bar = tqdm(total=t.updates_per_epoch, desc=f"epoch {t.epoch + 1}/{t.max_epoch}", leave=False)
+
+    def after_step(self):
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{self.trainer.step_stats['loss']:.4f}")
+
+    def after_epoch(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    after_train = after_epoch
+
+
+class EvalHook(HookBase):
+    """Single-view validation every TRAIN.EVAL_PERIOD epochs and after the last one."""
+
+    def __init__(self, period: int, evaluate: Callable[[], dict], tb: TensorboardWriter = None):
+        self.period, self.evaluate, self.tb = period, evaluate, tb
+        self.last = None
+
+    def after_epoch(self):
+        t = self.trainer
+        if t.epoch % self.period and t.epoch != t.max_epoch:
+            return
+        start = time.perf_counter()
+        metrics = self.evaluate()
+        self.last = {"_type": "val_epoch", "epoch": f"{t.epoch}/{t.max_epoch}", **metrics,
+                     "eval_time": time.perf_counter() - start}
+        if is_main_process():
+            log_json_stats(self.last)
+        if self.tb is not None:
+            self.tb.add_scalars("val", metrics, t.epoch)
+
+
+class CheckpointHook(HookBase):
+    """Save every TRAIN.CHECKPOINT_PERIOD epochs and after the last one (rank 0 writes; every
+    rank's RNG state goes in)."""
+
+    def __init__(self, period: int, checkpointer: Checkpointer, state_fn: Callable[[], dict]):
+        self.period, self.checkpointer, self.state_fn = period, checkpointer, state_fn
+
+    def after_epoch(self):
+        t = self.trainer
+        if t.epoch % self.period and t.epoch != t.max_epoch:
+            return
+        rngs = all_gather_object(rng_state(t.loader))
+        if is_main_process():
+            state = self.state_fn()
+            state.update(epoch=t.epoch, iteration=t.iteration, rng_states=rngs)
+            self.checkpointer.save(state, t.epoch)
+        from .distributed import barrier
+
+        barrier()  # nobody runs ahead (or reads the folder) before the file is in place
