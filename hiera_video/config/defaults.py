@@ -13,6 +13,8 @@ _C.NUM_GPUS = 1  # 0 = CPU
 _C.NUM_SHARDS = 1  # machines
 _C.SHARD_ID = 0
 _C.DIST_BACKEND = "nccl"  # gloo is used automatically on CPU
+# Processes per machine when NUM_GPUS is 0 (gloo on CPU): multi-process runs without a GPU.
+_C.NUM_CPU_PROCESSES = 1
 _C.OUTPUT_DIR = "./runs/default"
 _C.RNG_SEED = 1
 _C.LOG_PERIOD = 10
@@ -41,7 +43,8 @@ _C.TEST.BATCH_SIZE = 8
 _C.TEST.CHECKPOINT_FILE_PATH = ""
 _C.TEST.NUM_ENSEMBLE_VIEWS = 5  # temporal clips
 _C.TEST.NUM_SPATIAL_CROPS = 3  # 1 or 3
-_C.TEST.SAVE_RESULTS_PATH = "test_results.json"
+_C.TEST.SAVE_RESULTS_PATH = "test_results.json"  # relative paths are under OUTPUT_DIR
+_C.TEST.SAVE_PREDICTIONS_PATH = "test_predictions.jsonl"  # one line per video: path, label, top-5
 
 # ---------------------------------------------------------------------------- data
 _C.DATA = CfgNode()
