@@ -189,3 +189,13 @@ def test_bad_inputs_name_the_problem():
     uneven[0, :1], uneven[1, :2] = True, True
     with pytest.raises(ValueError, match="same, non-zero number"):
         model(torch.randn(2, 3, 4, 64, 64), mask=uneven)
+
+
+def test_bf16_cpu_attention_matches_fused_kernel():
+    from hiera_video.models.hiera import attention
+
+    q, k, v = (torch.randn(6, 2, 64, 32) for _ in range(3))
+    fused = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+    explicit = attention(q.bfloat16(), k.bfloat16(), v.bfloat16())
+    assert explicit.dtype == torch.bfloat16
+    assert (explicit.float() - fused).abs().max() < 0.05

@@ -44,6 +44,19 @@ def unroll_order(grid: Sequence[int], q_stride: Sequence[int], num_pools: int) -
     return torch.argsort(key)
 
 
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``softmax(q k^T / sqrt(d)) v`` on ``[N, heads, L, d]`` tensors.
+
+    Fused ``scaled_dot_product_attention`` everywhere except bfloat16 on CPU, where its
+    flash kernel has no bf16 GEMMs and two explicit oneDNN matmuls run about 2x faster
+    (Hiera-B 16x224 forward: 2.3 s -> 0.9 s on a 2-core AVX512-bf16 CPU).
+    """
+    if q.device.type == "cpu" and q.dtype == torch.bfloat16:
+        scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)
+        return scores.softmax(dim=-1) @ v
+    return F.scaled_dot_product_attention(q, k, v)
+
+
 class PatchEmbed(nn.Module):
     """Conv patch embedding. ``[B, C, (T,) H, W]`` -> ``[B, N, D]`` in row-major order."""
 
@@ -64,8 +77,8 @@ class MaskUnitAttention(nn.Module):
 
     Input ``[B, N, dim]`` in unrolled order, where the window index is the innermost
     one: ``N = tokens_per_window * num_windows``. Output ``[B, N // q_stride, dim_out]``.
-    q, k, v reach ``scaled_dot_product_attention`` as 4-D ``[B * windows, heads, L, d]``
-    tensors so the fused kernels can run.
+    q, k, v reach ``attention`` (fused ``scaled_dot_product_attention``) as 4-D
+    ``[B * windows, heads, L, d]`` tensors so the fused kernels can run.
     """
 
     def __init__(self, dim, dim_out, heads, q_stride=1, window_size=0, use_mask_unit_attn=False):
@@ -93,7 +106,7 @@ class MaskUnitAttention(nn.Module):
         q = q.reshape(B * windows, self.heads, Lq, self.head_dim)
         k = k.reshape(B * windows, self.heads, L, self.head_dim)
         v = v.reshape(B * windows, self.heads, L, self.head_dim)
-        out = F.scaled_dot_product_attention(q, k, v)
+        out = attention(q, k, v)
         out = out.view(B, windows, self.heads, Lq, self.head_dim).permute(0, 3, 1, 2, 4)
         return self.proj(out.reshape(B, Lq * windows, self.dim_out))
 
