@@ -83,7 +83,8 @@ def read_boxes_csv(path: str) -> BoxTable:
 
     Rows: ``video_id,timestamp,x1,y1,x2,y2,action_id`` with an optional 8th column, the
     score of a detection (a ground-truth file's person id lands there too and is unused).
-    Without it the score is 1.0, as in the official reader. Keys keep file order.
+    Without it the score is 1.0, as in the official reader. An empty action id (person
+    boxes only, as in ``ava_*_predicted_boxes.csv``) reads as -1. Keys keep file order.
     """
     table: BoxTable = OrderedDict()
     for lineno, row in _csv_rows(path, "box"):
@@ -92,7 +93,7 @@ def read_boxes_csv(path: str) -> BoxTable:
         key = _key(row, path, lineno)
         try:
             x1, y1, x2, y2 = (float(v) for v in row[2:6])
-            action_id = int(row[6])
+            action_id = int(row[6]) if row[6] else -1
             score = float(row[7]) if len(row) == 8 else 1.0
         except ValueError:
             raise ValueError(f"{path}:{lineno}: expected numbers in {_ROW_FORM}, got {row}") from None
@@ -261,6 +262,8 @@ def _warn_unknown_classes(detections: BoxTable, wanted: Set[int], name: str):
            f"and are ignored, as in the official evaluation: ids {ids[:20]}{' ...' if len(ids) > 20 else ''}")
     if 0 in unknown:
         msg += " (AVA action ids are 1-based; id 0 suggests 0-based class indices)"
+    if -1 in unknown:
+        msg += " (-1: rows without an action id, i.e. person boxes rather than action detections)"
     if sum(unknown.values()) == total:
         raise ValueError(msg.replace("and are ignored, as in the official evaluation", "- all of them") +
                          f"; label map ids: {sorted(wanted)}")
