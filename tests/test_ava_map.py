@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 
@@ -133,7 +134,18 @@ def test_top_50_detections_per_keyframe(tmp_path):
     labels = {1: "bend", 2: "crawl"}
     with pytest.warns(UserWarning, match="no ground truth"):
         assert evaluate_frame_map(gt, det, labels)["per_class"][1] == 0.0
+        assert evaluate_frame_map(gt, read_boxes_csv(det), labels)["per_class"][1] == 0.0  # in-memory table
         assert evaluate_frame_map(gt, det, labels, max_detections_per_frame=0)["per_class"][1] == 1.0
+
+
+def test_reader_keeps_top_scores_per_keyframe_in_order(tmp_path):
+    det = _csv(tmp_path / "det.csv", [det_row(902, G1, 1, 0.2), det_row(902, G2, 1, 0.7), det_row(903, G1, 2, 0.1),
+                                      det_row(902, G3, 1, 0.7), det_row(902, G1, 9, 0.9), det_row(902, G1, 2, 0.5)])
+    skipped = Counter()
+    table = read_boxes_csv(det, class_ids={1, 2}, capacity=2, skipped=skipped)
+    # 902 keeps its two best of class 1/2: 0.7 (G2) and 0.7 (G3), tie in file order; class 9 skipped
+    assert [(b[:4], b.score) for b in table[("vid", 902)]] == [(G2, 0.7), (G3, 0.7)]
+    assert [b.score for b in table[("vid", 903)]] == [0.1] and skipped == {9: 1}
 
 
 def test_degenerate_detection_ignored_with_warning(tmp_path):

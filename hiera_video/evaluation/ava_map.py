@@ -24,6 +24,7 @@ unstable sort, so results with tied scores may differ from it in the last digits
 Boxes are ``x1, y1, x2, y2`` normalised to [0, 1], as in the official CSVs.
 """
 import csv
+import heapq
 import os
 import re
 import warnings
@@ -78,15 +79,22 @@ def read_exclusions(path: str) -> Set[ImageKey]:
     return excluded
 
 
-def read_boxes_csv(path: str) -> BoxTable:
+def read_boxes_csv(path: str, class_ids: Optional[Set[int]] = None, capacity: int = 0,
+                   skipped: Optional[Counter] = None) -> BoxTable:
     """Ground truth or detections in the official CSV format -> ``{(video_id, t): [AVABox]}``.
 
     Rows: ``video_id,timestamp,x1,y1,x2,y2,action_id`` with an optional 8th column, the
     score of a detection (a ground-truth file's person id lands there too and is unused).
     Without it the score is 1.0, as in the official reader. An empty action id (person
     boxes only, as in ``ava_*_predicted_boxes.csv``) reads as -1. Keys keep file order.
+
+    As the official reader does for detections, rows whose action id is not in
+    ``class_ids`` are skipped (counted per id into ``skipped``) and with ``capacity`` > 0
+    only that many highest-scoring rows per keyframe are kept (sorted by descending
+    score, ties in file order), so memory stays bounded for 80-class outputs.
     """
     table: BoxTable = OrderedDict()
+    heaps: Dict[ImageKey, list] = {}
     for lineno, row in _csv_rows(path, "box"):
         if len(row) not in (7, 8):
             raise ValueError(f"{path}:{lineno}: expected 7 or 8 columns ({_ROW_FORM}), got {len(row)}: {row}")
@@ -97,7 +105,19 @@ def read_boxes_csv(path: str) -> BoxTable:
             score = float(row[7]) if len(row) == 8 else 1.0
         except ValueError:
             raise ValueError(f"{path}:{lineno}: expected numbers in {_ROW_FORM}, got {row}") from None
-        table.setdefault(key, []).append(AVABox(x1, y1, x2, y2, action_id, score))
+        if class_ids is not None and action_id not in class_ids:
+            if skipped is not None:
+                skipped[action_id] += 1
+            continue
+        box = AVABox(x1, y1, x2, y2, action_id, score)
+        if capacity > 0:  # min-heap of (score, -line): the lowest score, then the latest row, goes first
+            heap = heaps.setdefault(key, [])
+            (heapq.heappush if len(heap) < capacity else heapq.heappushpop)(heap, (score, -lineno, box))
+            table.setdefault(key, [])
+        else:
+            table.setdefault(key, []).append(box)
+    for key, heap in heaps.items():
+        table[key] = [b for _, _, b in sorted(heap, key=lambda e: (-e[0], -e[1]))]
     return table
 
 
@@ -178,20 +198,25 @@ def evaluate_frame_map(gt: Union[str, BoxTable], detections: Union[str, BoxTable
     """
     gt_name = gt if isinstance(gt, str) else "ground truth"
     det_name = detections if isinstance(detections, str) else "detections"
-    gt = read_boxes_csv(gt) if isinstance(gt, str) else gt
-    detections = read_boxes_csv(detections) if isinstance(detections, str) else detections
     labels = read_labelmap(labelmap) if isinstance(labelmap, str) else labelmap
     classes = sorted(int(c) for c in labels)
+    wanted = set(classes)
+    gt = read_boxes_csv(gt) if isinstance(gt, str) else gt
+    skipped = Counter()
+    if isinstance(detections, str):
+        detections = read_boxes_csv(detections, wanted, max_detections_per_frame, skipped)
+    else:
+        skipped.update(b.action_id for boxes in detections.values() for b in boxes if b.action_id not in wanted)
     excluded = set()
     if exclusions is not None:
         excluded = read_exclusions(exclusions) if isinstance(exclusions, str) else {make_image_key(*k) for k in exclusions}
     if not any(len(v) for v in gt.values()):
         raise ValueError(f"{gt_name}: no ground-truth rows; expected CSV rows {_ROW_FORM}")
-    if not any(len(v) for v in detections.values()):
+    total = sum(len(v) for v in detections.values()) + sum(skipped.values())
+    if total == 0:
         raise ValueError(f"{det_name}: the detection file is empty; expected CSV rows "
                          "video_id,timestamp,x1,y1,x2,y2,action_id,score")
-    wanted = set(classes)
-    _warn_unknown_classes(detections, wanted, det_name)
+    _warn_unknown_classes(skipped, total, wanted, det_name)
 
     gt_by_key = {}  # key -> {class: [M, 4] boxes}
     num_gt = Counter()
@@ -252,11 +277,9 @@ def _match(dets: np.ndarray, gts: Optional[List], iou_threshold: float) -> List[
     return out
 
 
-def _warn_unknown_classes(detections: BoxTable, wanted: Set[int], name: str):
-    unknown = Counter(b.action_id for boxes in detections.values() for b in boxes if b.action_id not in wanted)
+def _warn_unknown_classes(unknown: Counter, total: int, wanted: Set[int], name: str):
     if not unknown:
         return
-    total = sum(len(v) for v in detections.values())
     ids = sorted(unknown)
     msg = (f"{name}: {sum(unknown.values())} of {total} detections have action ids absent from the label map "
            f"and are ignored, as in the official evaluation: ids {ids[:20]}{' ...' if len(ids) > 20 else ''}")
