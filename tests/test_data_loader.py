@@ -7,6 +7,7 @@ import torch
 
 from data_helpers import frame_level, gradient_video, make_list, ramp_video, small_cfg
 from hiera_video.data import build_loader, loader as loader_module
+from hiera_video.data.loader import TooManyBadVideos
 from hiera_video.data.samplers import EpochShuffleSampler, ShardSampler
 from hiera_video.data.synthetic import generate
 
@@ -143,13 +144,22 @@ def _with_broken(data_dir, split, synthetic_dir):
 @pytest.mark.parametrize("backend", ["pyav", "decord"])
 def test_broken_videos_in_training_are_replaced_counted_and_logged(tmp_path, synthetic_dir, caplog, backend):
     _with_broken(str(tmp_path), "train", synthetic_dir)
-    loader = build_loader(small_cfg(str(tmp_path), **{"DATA.DECODING_BACKEND": backend}), "train")
+    cfg = small_cfg(str(tmp_path), **{"DATA.DECODING_BACKEND": backend, "DATA.MAX_BAD_FRACTION": 0.5})
+    loader = build_loader(cfg, "train")
     with caplog.at_level(logging.WARNING, logger="hiera_video"):
         batches = _batches(loader)
     indices = torch.cat([b["index"] for b in batches]).tolist()
     assert len(indices) == 8 and not {6, 7} & set(indices)  # broken videos never reach a batch
     assert int(sum(b["decode_failures"].sum() for b in batches)) >= 2
     assert "empty.mp4" in caplog.text and "corrupt.mp4" in caplog.text and "replacing" in caplog.text
+    assert loader.last_epoch_failures == int(sum(b["decode_failures"].sum() for b in batches))
+
+
+def test_too_many_broken_videos_stop_the_epoch_with_a_summary(tmp_path, synthetic_dir):
+    _with_broken(str(tmp_path), "train", synthetic_dir)  # 2 of 8 videos broken: 25% > 10%
+    loader = build_loader(small_cfg(str(tmp_path), **{"DATA.MAX_BAD_FRACTION": 0.1}), "train")
+    with pytest.raises(TooManyBadVideos, match="MAX_BAD_FRACTION=0.1.*warnings above name each file"):
+        _batches(loader)
 
 
 def test_broken_videos_in_testing_are_marked_not_ok(tmp_path, synthetic_dir, caplog):

@@ -58,6 +58,10 @@ _C.DATA.TARGET_FPS = 30
 _C.DATA.TRAIN_JITTER_SCALES = [256, 320]
 _C.DATA.TRAIN_JITTER_SCALES_RELATIVE = [0.08, 1.0]
 _C.DATA.TRAIN_JITTER_ASPECT_RELATIVE = [0.75, 1.3333]
+# "jitter": short side in TRAIN_JITTER_SCALES then a random crop (PySlowFast);
+# "random_resized": random resized crop with the *_RELATIVE scale / aspect (implied by AUG.ENABLE;
+# MAE pretraining: random_resized with TRAIN_JITTER_SCALES_RELATIVE [0.5, 1.0], flip only).
+_C.DATA.TRAIN_CROP_MODE = "jitter"
 _C.DATA.TRAIN_CROP_SIZE = 224
 _C.DATA.TEST_CROP_SIZE = 224
 _C.DATA.TRAIN_CROP_NUM_TEMPORAL = 1  # repeated sampling: clips drawn per video per iteration
@@ -66,7 +70,12 @@ _C.DATA.MEAN = [0.485, 0.456, 0.406]
 _C.DATA.STD = [0.229, 0.224, 0.225]
 _C.DATA.RANDOM_FLIP = True
 _C.DATA.DECODING_BACKEND = "pyav"  # pyav | decord
-_C.DATA.MAX_BAD_FRACTION = 0.1
+_C.DATA.MAX_BAD_FRACTION = 0.1  # stop when more of an epoch's training videos fail to decode
+# Something-Something-v2 (TRAIN.DATASET ssv2): official json files in PATH_TO_DATA_DIR, videos
+# <id>.<SSV2_VIDEO_EXT> under PATH_PREFIX (default: PATH_TO_DATA_DIR). SSv2 never uses a plain
+# flip (it swaps left/right classes); SSV2_LABEL_AWARE_FLIP flips and swaps those labels.
+_C.DATA.SSV2_VIDEO_EXT = "webm"
+_C.DATA.SSV2_LABEL_AWARE_FLIP = False
 # Generated dataset (configs/Synthetic): written on first run when PATH_TO_DATA_DIR lacks it.
 _C.DATA.SYNTHETIC = CfgNode()
 _C.DATA.SYNTHETIC.ENABLE = False

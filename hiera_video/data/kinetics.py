@@ -1,8 +1,9 @@
 """Kinetics-format clip dataset (map-style) for training, validation and multi-view testing.
 
 Items (the sampler passes ``(index, epoch)`` or a plain index):
-  * train: one random clip per video: start uniform over the video, DATA.NUM_FRAMES
-    frames every DATA.SAMPLING_RATE frames at DATA.TARGET_FPS; random spatial transform.
+  * train: DATA.TRAIN_CROP_NUM_TEMPORAL random clips per video (start uniform over the
+    video, DATA.NUM_FRAMES frames every DATA.SAMPLING_RATE frames at DATA.TARGET_FPS),
+    each augmented AUG.NUM_SAMPLE times (repeated augmentation).
   * val: the centre clip, centre crop.
   * test: item ``i`` is video ``i // V``, view ``i % V`` with ``V = NUM_ENSEMBLE_VIEWS x
     NUM_SPATIAL_CROPS``; temporal clip ``view // NUM_SPATIAL_CROPS`` of NUM_ENSEMBLE_VIEWS
@@ -10,20 +11,25 @@ Items (the sampler passes ``(index, epoch)`` or a plain index):
     ``view % NUM_SPATIAL_CROPS``.
 
 Returned dict: "video" float [C, T, H, W], "label" int, "index" int (video index in the
-list), "decode_failures" int; test adds "view" int and "ok" bool. A video that fails to
-decode is logged (path and reason); in train/val it is replaced by another video drawn
-from the item's seed (counted in "decode_failures"), in test the item has ok=False and a
-zero "video".
+list), "decode_failures" int; test adds "view" int and "ok" bool. With R = TRAIN_CROP_NUM_TEMPORAL
+x AUG.NUM_SAMPLE > 1 a train item holds R clips: "video" [R, C, T, H, W] and the other keys
+[R] (the loader flattens them into the batch). A video that fails to decode is logged
+(path and reason); in train/val it is replaced by another video drawn from the item's
+seed (counted in "decode_failures"), in test the item has ok=False and a zero "video".
+
+Subclasses (ssv2.py) change where videos come from (``_read_index``), which frames a clip
+takes (``_clip_times``) and whether a flip changes the label (``flip_label_map``).
 """
 import logging
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch.utils.data import Dataset
+from torchvision.transforms.v2 import functional as F
 
 from . import transforms as T
 from .samplers import item_seed, seeded
-from .video_decoding import VideoDecodeError, decode_clip
+from .video_decoding import VideoDecodeError, clip_times, decode_frames
 from .video_lists import find_class_names, list_path, read_video_list
 
 logger = logging.getLogger(__name__)
@@ -37,23 +43,51 @@ class KineticsDataset(Dataset):
     def __init__(self, cfg, split: str):
         self.cfg = cfg
         self.split = split
-        self.list_file = list_path(cfg.DATA.PATH_TO_DATA_DIR, split)
-        self.video_paths, self.labels = read_video_list(
-            self.list_file, cfg.DATA.PATH_LABEL_SEPARATOR, cfg.DATA.PATH_PREFIX, cfg.MODEL.NUM_CLASSES)
-        self.class_names: Optional[List[str]] = find_class_names(cfg)
+        self.train = split == "train"
+        self.video_paths, self.labels, self.class_names = self._read_index(cfg, split)
         self.backend = cfg.DATA.DECODING_BACKEND
         self.num_frames = cfg.DATA.NUM_FRAMES
         self.step_sec = cfg.DATA.SAMPLING_RATE / cfg.DATA.TARGET_FPS
         self.seed = cfg.RNG_SEED
-        if split == "test":
-            self.num_temporal = cfg.TEST.NUM_ENSEMBLE_VIEWS
-            self.num_spatial = cfg.TEST.NUM_SPATIAL_CROPS
-        else:
-            self.num_temporal = self.num_spatial = 1
+        self.num_temporal = cfg.TEST.NUM_ENSEMBLE_VIEWS if split == "test" else 1
+        self.num_spatial = cfg.TEST.NUM_SPATIAL_CROPS if split == "test" else 1
         self.num_views = self.num_temporal * self.num_spatial
-        self.crop_size = cfg.DATA.TRAIN_CROP_SIZE if split == "train" else cfg.DATA.TEST_CROP_SIZE
-        self.transform = T.build_train_transform(cfg) if split == "train" else T.build_eval_transform(cfg)
+        self.train_clips = cfg.DATA.TRAIN_CROP_NUM_TEMPORAL if self.train else 1
+        self.train_augs = cfg.AUG.NUM_SAMPLE if self.train else 1
+        if self.train_clips < 1 or self.train_augs < 1:
+            raise ValueError("DATA.TRAIN_CROP_NUM_TEMPORAL and AUG.NUM_SAMPLE must be >= 1, got "
+                             f"{self.train_clips} and {self.train_augs}")
+        self.repeats = self.train_clips * self.train_augs
+        self.crop_size = cfg.DATA.TRAIN_CROP_SIZE if self.train else cfg.DATA.TEST_CROP_SIZE
+        # label -> label after a horizontal flip (None: flipping that class is not allowed)
+        self.flip_label_map: Optional[List[Optional[int]]] = None
+        self._build_transforms()
 
+    # ---------------------------------------------------------------- subclass hooks
+    def _read_index(self, cfg, split: str) -> Tuple[List[str], List[int], Optional[List[str]]]:
+        """(video paths, labels, class names) of the split."""
+        lst = list_path(cfg.DATA.PATH_TO_DATA_DIR, split)
+        paths, labels = read_video_list(lst, cfg.DATA.PATH_LABEL_SEPARATOR, cfg.DATA.PATH_PREFIX,
+                                        cfg.MODEL.NUM_CLASSES)
+        return paths, labels, find_class_names(cfg)
+
+    def _clip_times(self, duration: float, fps: float, view: Optional[Tuple[int, int]]) -> Sequence[float]:
+        """Frame times (s) of a clip: random start when ``view`` is None, else temporal view (j, n)."""
+        if view is None:
+            position = float(torch.rand(()))
+        else:
+            j, n = view
+            position = j / (n - 1) if n > 1 else 0.5
+        start = max(duration - self.num_frames * self.step_sec, 0.0) * position
+        return clip_times(start, self.num_frames, self.step_sec)
+
+    def _build_transforms(self) -> None:
+        if self.train:
+            self.transform = T.build_train_transform(self.cfg)
+        else:
+            self.transform = T.build_eval_transform(self.cfg)
+
+    # ---------------------------------------------------------------- items
     @property
     def num_videos(self) -> int:
         return len(self.video_paths)
@@ -69,7 +103,7 @@ class KineticsDataset(Dataset):
         while True:
             try:
                 with seeded(item_seed(self.seed, epoch, item, failures)):
-                    video = self._load(index)
+                    clips = self._train_val_clips(index)
                 break
             except VideoDecodeError as e:
                 failures += 1
@@ -78,28 +112,42 @@ class KineticsDataset(Dataset):
                     raise RuntimeError(f"{failures} videos in a row failed to decode; last: {e}") from e
                 index = int(torch.randint(self.num_videos, (1,), generator=torch.Generator().manual_seed(
                     item_seed(self.seed, epoch, item, failures, 1))))
-        return {"video": video, "label": self.labels[index], "index": index, "decode_failures": failures}
+        if self.repeats == 1:
+            video, label = clips[0]
+            return {"video": video, "label": label, "index": index, "decode_failures": failures}
+        return {"video": torch.stack([v for v, _ in clips]),
+                "label": torch.tensor([lab for _, lab in clips]),
+                "index": torch.full((self.repeats,), index),
+                "decode_failures": torch.tensor([failures] + [0] * (self.repeats - 1))}
 
-    def _load(self, index: int) -> torch.Tensor:
-        """Decode + transform one train/val clip -> float [C, T, H, W]."""
-        path = self.video_paths[index]
-        position = float(torch.rand(())) if self.split == "train" else 0.5
-        frames = decode_clip(path, self.backend, self.num_frames, self.step_sec, position=position)
-        video = self.transform(T.as_video(frames))
-        if self.split != "train":
-            video = T.spatial_crop(video, self.crop_size, 1, 1)
-        return T.to_model_layout(video)
+    def _decode(self, index: int, view: Optional[Tuple[int, int]]) -> torch.Tensor:
+        """uint8 [T, C, H, W] frames of one clip."""
+        return decode_frames(self.video_paths[index], self.backend,
+                             lambda duration, fps: self._clip_times(duration, fps, view))
+
+    def _train_val_clips(self, index: int) -> List[Tuple[torch.Tensor, int]]:
+        """[(float [C, T, H, W], label)] x repeats."""
+        out = []
+        for _ in range(self.train_clips):
+            frames = self._decode(index, None if self.train else (0, 1))
+            for _ in range(self.train_augs):
+                out.append(self._augment(frames, self.labels[index]))
+        return out
+
+    def _augment(self, frames: torch.Tensor, label: int) -> Tuple[torch.Tensor, int]:
+        if not self.train:
+            return T.to_model_layout(T.spatial_crop(self.transform(T.as_video(frames)), self.crop_size, 1, 1)), label
+        if self.flip_label_map is not None and self.flip_label_map[label] is not None and float(torch.rand(())) < 0.5:
+            frames, label = F.horizontal_flip(frames), self.flip_label_map[label]
+        return T.to_model_layout(self.transform(T.as_video(frames))), label
 
     def _test_item(self, item: int) -> Dict:
         index, view = divmod(item, self.num_views)
         clip_idx, crop_idx = divmod(view, self.num_spatial)
-        position = clip_idx / (self.num_temporal - 1) if self.num_temporal > 1 else 0.5
         ok = True
         try:
-            frames = decode_clip(self.video_paths[index], self.backend, self.num_frames, self.step_sec,
-                                 position=position)
-            video = T.spatial_crop(self.transform(T.as_video(frames)), self.crop_size, crop_idx,
-                                   self.num_spatial)
+            frames = self._decode(index, (clip_idx, self.num_temporal))
+            video = T.spatial_crop(self.transform(T.as_video(frames)), self.crop_size, crop_idx, self.num_spatial)
             video = T.to_model_layout(video)
         except VideoDecodeError as e:
             logger.warning("decode failure (test, video %d view %d): %s; marked not ok", index, view, e)

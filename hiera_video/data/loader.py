@@ -6,7 +6,11 @@ Batches are dicts (default collation of the dataset's items):
 
 Per process (torch.distributed rank / world size when initialised):
   * train: ``EpochShuffleSampler`` (a DistributedSampler: order from RNG_SEED + epoch,
-    drop_last), batch TRAIN.BATCH_SIZE // world_size, drop_last.
+    drop_last), batch TRAIN.BATCH_SIZE // world_size clips, drop_last. With repeated
+    augmentation (R = DATA.TRAIN_CROP_NUM_TEMPORAL x AUG.NUM_SAMPLE > 1) a batch holds R
+    clips of each of TRAIN.BATCH_SIZE // world_size // R videos, so TRAIN.BATCH_SIZE stays
+    the number of clips per optimiser step. More than DATA.MAX_BAD_FRACTION broken videos
+    in an epoch stop the iteration with ``TooManyBadVideos``.
     Call ``loader.set_epoch(epoch)`` (or ``loader.sampler.set_epoch``) before each epoch.
   * val / test: ``ShardSampler`` (items rank::world, no duplicates), batch TEST.BATCH_SIZE
     (per process, as PySlowFast).
@@ -16,7 +20,7 @@ loader never draws from the caller's global RNGs.
 """
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, default_collate
 
 from .samplers import EpochShuffleSampler, ShardSampler
 
@@ -34,14 +38,51 @@ def build_dataset(cfg, split: str):
         from .kinetics import KineticsDataset
 
         return KineticsDataset(cfg, split)
-    raise ValueError(f"unknown dataset '{name}' (TRAIN.DATASET / TEST.DATASET): expected kinetics or synthetic")
+    if name == "ssv2":
+        from .ssv2 import SSv2Dataset
+
+        return SSv2Dataset(cfg, split)
+    raise ValueError(f"unknown dataset '{name}' (TRAIN.DATASET / TEST.DATASET): expected kinetics, ssv2 or synthetic")
+
+
+class TooManyBadVideos(RuntimeError):
+    """More than DATA.MAX_BAD_FRACTION of an epoch's training videos failed to decode."""
+
+
+def collate_repeated(items):
+    """Default collation, then [B, R, ...] -> [B * R, ...] for repeated-augmentation items."""
+    batch = default_collate(items)
+    return {k: v.flatten(0, 1) for k, v in batch.items()}
 
 
 class VideoLoader(DataLoader):
-    """A DataLoader with ``set_epoch`` forwarded to its sampler."""
+    """A DataLoader with ``set_epoch`` forwarded to its sampler and a bad-video budget.
+
+    While iterating a train loader it sums "decode_failures"; once they exceed
+    DATA.MAX_BAD_FRACTION of the epoch's samples (on this process) it raises
+    ``TooManyBadVideos`` with a summary. ``last_epoch_failures`` keeps the count.
+    """
+
+    max_bad_fraction = 1.0
+    last_epoch_failures = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.sampler.set_epoch(epoch)
+
+    def __iter__(self):
+        failures, seen = 0, 0
+        budget = self.max_bad_fraction * len(self.sampler)
+        for batch in super().__iter__():
+            failures += int(batch["decode_failures"].sum())
+            seen += int(batch["index"].numel())
+            if failures > budget:
+                raise TooManyBadVideos(
+                    f"{failures} videos failed to decode within the first {seen} samples of this epoch, more "
+                    f"than DATA.MAX_BAD_FRACTION={self.max_bad_fraction} of the {len(self.sampler)} this process "
+                    f"reads per epoch ({self.dataset.split} list of {self.dataset.num_videos} videos under "
+                    f"'{self.dataset.cfg.DATA.PATH_TO_DATA_DIR}'); the warnings above name each file and reason")
+            yield batch
+        self.last_epoch_failures = failures
 
 
 def build_loader(cfg, split: str) -> VideoLoader:
@@ -54,22 +95,32 @@ def build_loader(cfg, split: str) -> VideoLoader:
         ensure_synthetic_dataset(cfg)
     dataset = build_dataset(cfg, split)
     world, rank = _world()
+    collate = default_collate
     if split == "train":
-        batch = cfg.TRAIN.BATCH_SIZE // world
-        if batch < 1:
+        clips = cfg.TRAIN.BATCH_SIZE // world
+        if clips < 1:
             raise ValueError(f"TRAIN.BATCH_SIZE={cfg.TRAIN.BATCH_SIZE} is the global batch; it must be at "
                              f"least the number of processes ({world})")
-        if len(dataset) < cfg.TRAIN.BATCH_SIZE:
+        if clips % dataset.repeats:
+            raise ValueError(f"the per-process batch {clips} (TRAIN.BATCH_SIZE / processes) must divide by the "
+                             f"clips per video, DATA.TRAIN_CROP_NUM_TEMPORAL x AUG.NUM_SAMPLE = {dataset.repeats}")
+        batch = clips // dataset.repeats
+        if len(dataset) < batch * world:
             raise ValueError(f"the train list has {len(dataset)} videos, fewer than one global batch "
-                             f"(TRAIN.BATCH_SIZE={cfg.TRAIN.BATCH_SIZE})")
+                             f"(TRAIN.BATCH_SIZE={cfg.TRAIN.BATCH_SIZE} clips, {dataset.repeats} per video)")
         sampler = EpochShuffleSampler(dataset, world, rank, cfg.RNG_SEED)
+        if dataset.repeats > 1:
+            collate = collate_repeated
     else:
         batch = cfg.TEST.BATCH_SIZE
         sampler = ShardSampler(len(dataset), world, rank)
     workers = cfg.DATA_LOADER.NUM_WORKERS
-    return VideoLoader(
+    loader = VideoLoader(
         dataset, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=split == "train",
-        pin_memory=bool(cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available()),
+        collate_fn=collate, pin_memory=bool(cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available()),
         persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None,
         # its own generator: creating an iterator then leaves torch's global RNG alone
         generator=torch.Generator().manual_seed(cfg.RNG_SEED))
+    if split == "train":
+        loader.max_bad_fraction = cfg.DATA.MAX_BAD_FRACTION
+    return loader

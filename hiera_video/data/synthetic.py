@@ -62,11 +62,11 @@ def sample_appearance(rng: np.random.Generator, size: int) -> Appearance:
     s = size / 64.0
     fg = rng.integers(0, 256, 3)
     return Appearance(
-        shape=str(rng.choice(SHAPES)), radius=float(rng.uniform(7, 13) * s),
+        shape=str(rng.choice(SHAPES)), radius=float(rng.uniform(9, 14) * s),
         pos0=(float(rng.uniform(0, size)), float(rng.uniform(0, size))), angle0=float(rng.uniform(0, 360)),
-        speed=float(rng.uniform(0.7, 1.6) * s), spin=float(rng.uniform(3.0, 8.0)),
+        speed=float(rng.uniform(1.2, 2.4) * s), spin=float(rng.uniform(5.0, 10.0)),
         fg=tuple(int(c) for c in fg), background_seed=int(rng.integers(2**31)),
-        distractor=bool(rng.random() < 0.5), noise_sigma=float(rng.uniform(0, 8)),
+        distractor=bool(rng.random() < 0.35), noise_sigma=float(rng.uniform(0, 6)),
         noise_seed=int(rng.integers(2**31)))
 
 

@@ -26,22 +26,98 @@ def _normalize(cfg) -> List:
     return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(cfg.DATA.MEAN), list(cfg.DATA.STD))]
 
 
-def build_train_transform(cfg) -> v2.Compose:
-    """Random short-side jitter + random crop (or random resized crop if AUG.ENABLE), flip, normalise.
+def build_train_transform(cfg, flip=None) -> v2.Compose:
+    """The training augmentation; [T, C, H, W] uint8 -> [T, C, S, S] float, S = DATA.TRAIN_CROP_SIZE.
 
-    [T, C, H, W] uint8 -> [T, C, S, S] float, S = DATA.TRAIN_CROP_SIZE.
+    Crop: random resized crop (scale DATA.TRAIN_JITTER_SCALES_RELATIVE, aspect
+    DATA.TRAIN_JITTER_ASPECT_RELATIVE) when AUG.ENABLE or DATA.TRAIN_CROP_MODE is
+    "random_resized"; otherwise PySlowFast's short-side jitter in DATA.TRAIN_JITTER_SCALES
+    then a random crop. Then a horizontal flip (DATA.RANDOM_FLIP, or ``flip``), and with
+    AUG.ENABLE: RandAugment AUG.AA_TYPE (timm, same ops on every frame), normalisation,
+    random erasing AUG.RE_PROB (same box and fill on every frame).
+
+    Presets: finetuning (tables 11b/12b): AUG.ENABLE True, AA_TYPE rand-m7-n4-mstd0.5-inc1,
+    RE_PROB 0.25. MAE pretraining: AUG.ENABLE False, DATA.TRAIN_CROP_MODE random_resized,
+    DATA.TRAIN_JITTER_SCALES_RELATIVE [0.5, 1.0], flip only.
     """
     size = cfg.DATA.TRAIN_CROP_SIZE
-    if cfg.AUG.ENABLE:
+    mode = cfg.DATA.TRAIN_CROP_MODE
+    if mode not in ("jitter", "random_resized"):
+        raise ValueError(f"DATA.TRAIN_CROP_MODE must be 'jitter' or 'random_resized', got '{mode}'")
+    if cfg.AUG.ENABLE or mode == "random_resized":
         ops = [v2.RandomResizedCrop(size, scale=tuple(cfg.DATA.TRAIN_JITTER_SCALES_RELATIVE),
                                     ratio=tuple(cfg.DATA.TRAIN_JITTER_ASPECT_RELATIVE),
                                     interpolation=_interp(cfg.AUG.INTERPOLATION), antialias=True)]
     else:
         lo, hi = cfg.DATA.TRAIN_JITTER_SCALES
         ops = [v2.RandomResize(int(lo), int(hi) + 1, antialias=True), v2.RandomCrop(size)]
-    if cfg.DATA.RANDOM_FLIP:
+    if cfg.DATA.RANDOM_FLIP if flip is None else flip:
         ops.append(v2.RandomHorizontalFlip())
-    return v2.Compose(ops + _normalize(cfg))
+    if cfg.AUG.ENABLE and cfg.AUG.AA_TYPE:
+        ops.append(ClipRandAugment(cfg.AUG.AA_TYPE, size, cfg.DATA.MEAN, cfg.AUG.INTERPOLATION))
+    ops += _normalize(cfg)
+    if cfg.AUG.ENABLE and cfg.AUG.RE_PROB > 0:
+        ops.append(ClipRandomErasing(cfg.AUG.RE_PROB, cfg.AUG.RE_MODE, cfg.AUG.RE_COUNT))
+    return v2.Compose(ops)
+
+
+class ClipRandAugment:
+    """timm's RandAugment (e.g. "rand-m7-n4-mstd0.5-inc1"), the same ops and magnitudes on every frame.
+
+    timm draws its choices from Python's and NumPy's global generators; both are rewound
+    to the same state before each frame. uint8 [T, C, H, W] -> uint8 [T, C, H, W].
+    """
+
+    def __init__(self, config_str: str, crop_size: int, mean, interpolation: str = "bicubic"):
+        from timm.data.auto_augment import rand_augment_transform
+        from timm.data.transforms import str_to_pil_interp
+
+        hparams = dict(translate_const=int(crop_size * 0.45), img_mean=tuple(round(255 * m) for m in mean),
+                       interpolation=str_to_pil_interp(interpolation))
+        try:
+            self.op = rand_augment_transform(config_str, hparams)
+        except Exception as e:
+            raise ValueError(f"AUG.AA_TYPE '{config_str}' is not a timm RandAugment string "
+                             f"like 'rand-m7-n4-mstd0.5-inc1': {e}") from None
+
+    def __call__(self, video: torch.Tensor) -> torch.Tensor:
+        import random
+
+        import numpy as np
+        from PIL import Image
+
+        py_state, np_state = random.getstate(), np.random.get_state()
+        out = []
+        for frame in video.as_subclass(torch.Tensor):
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+            img = self.op(Image.fromarray(frame.permute(1, 2, 0).numpy()))
+            out.append(torch.from_numpy(np.array(img)).permute(2, 0, 1))
+        return tv_tensors.Video(torch.stack(out))
+
+
+class ClipRandomErasing:
+    """timm's RandomErasing as a cube: the same box and the same fill on every frame.
+
+    timm erases the first frame; the changed pixels are then copied to every frame.
+    Normalised float [T, C, H, W] -> same shape.
+    """
+
+    def __init__(self, probability: float, mode: str = "pixel", max_count: int = 1):
+        from timm.data.random_erasing import RandomErasing
+
+        self.op = RandomErasing(probability=probability, mode=mode, max_count=max_count, device="cpu")
+
+    def __call__(self, video: torch.Tensor) -> torch.Tensor:
+        video = video.as_subclass(torch.Tensor)
+        first = video[0]
+        erased = self.op(first.clone())
+        mask = (erased != first).any(dim=0)  # [H, W]
+        if not mask.any():
+            return tv_tensors.Video(video)
+        out = video.clone()
+        out[:, :, mask] = erased[:, mask]
+        return tv_tensors.Video(out)
 
 
 def build_eval_transform(cfg) -> v2.Compose:

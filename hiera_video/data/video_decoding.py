@@ -17,7 +17,7 @@ dataset can log it and carry on.
 """
 import math
 import os
-from typing import List, Sequence
+from typing import Callable, List, Sequence
 
 import numpy as np
 import torch
@@ -147,6 +147,20 @@ def open_video(path: str, backend: str = "pyav"):
     raise ValueError(f"DATA.DECODING_BACKEND must be one of {BACKENDS}, got '{backend}'")
 
 
+def decode_frames(path: str, backend: str, make_times: Callable[[float, float], Sequence[float]]) -> torch.Tensor:
+    """Decode the frames at the times ``make_times(duration_sec, fps)`` chooses.
+
+    Returns uint8 [T, C, H, W] (C = 3, RGB), T = len(times).
+    """
+    video = open_video(path, backend)
+    try:
+        times = list(make_times(video.duration or 0.0, video.fps))
+        frames = video.frames_at(times)
+    finally:
+        video.close()
+    return torch.from_numpy(frames).permute(0, 3, 1, 2)
+
+
 def decode_clip(path: str, backend: str, num_frames: int, step_sec: float, start_sec=None,
                 position: float = 0.5) -> torch.Tensor:
     """Decode one clip of ``num_frames`` frames, ``step_sec`` apart.
@@ -157,12 +171,10 @@ def decode_clip(path: str, backend: str, num_frames: int, step_sec: float, start
     Returns:
         uint8 tensor [T, C, H, W] (T = num_frames, C = 3, RGB).
     """
-    video = open_video(path, backend)
-    try:
-        if start_sec is None:
-            room = max((video.duration or 0.0) - num_frames * step_sec, 0.0)
-            start_sec = room * position
-        frames = video.frames_at(clip_times(start_sec, num_frames, step_sec))
-    finally:
-        video.close()
-    return torch.from_numpy(frames).permute(0, 3, 1, 2)
+    def make_times(duration, fps):
+        start = start_sec
+        if start is None:
+            start = max(duration - num_frames * step_sec, 0.0) * position
+        return clip_times(start, num_frames, step_sec)
+
+    return decode_frames(path, backend, make_times)
