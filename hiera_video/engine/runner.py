@@ -143,6 +143,7 @@ def test(cfg, task, checkpoint: Optional[str]) -> Optional[dict]:
     results = task.test(model, loader, device, make_autocast(cfg, device), checkpoint)
     predictions = results.pop("predictions", [])
     if is_main_process():
+        g_pathmgr.mkdirs(cfg.OUTPUT_DIR)
         results_path = _resolve(cfg, cfg.TEST.SAVE_RESULTS_PATH)
         pred_path = _resolve(cfg, cfg.TEST.SAVE_PREDICTIONS_PATH)
         results["predictions_file"] = pred_path
