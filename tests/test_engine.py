@@ -95,7 +95,7 @@ def test_demo_config_end_to_end_then_test_only_with_official_weights(data, tmp_p
              "SOLVER.WARMUP_EPOCHS", "0.5", "TRAIN.BATCH_SIZE", "4", "TEST.BATCH_SIZE", "8",
              "TEST.NUM_ENSEMBLE_VIEWS", "2", "DATA_LOADER.NUM_WORKERS", "0", "DATA.NUM_FRAMES", "4",
              *[x for k, v in SYNTH.items() for x in (f"DATA.SYNTHETIC.{k}", str(v))]]
-    res = run_net(["--cfg", DEMO, *small])
+    res = run_net(["--cfg", DEMO, *small, "TENSORBOARD.ENABLE", "True"])
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     results = json.loads((out / "test_results.json").read_text())
     assert results["num_videos"] == 5 and results["num_views"] == 6 and results["failed_videos"] == []
@@ -107,6 +107,7 @@ def test_demo_config_end_to_end_then_test_only_with_official_weights(data, tmp_p
     log = (out / "stdout.log").read_text()
     for kind in ("train_iter", "train_epoch", "val_epoch", "test"):
         assert f'"_type": "{kind}"' in log
+    assert any(n.startswith("events.out.tfevents") for n in os.listdir(out / "tensorboard"))
 
     # Test only: the same weights as an official-format file give the same predictions.
     official = tmp_path / "official.pth"

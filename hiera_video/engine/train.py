@@ -107,14 +107,17 @@ class Trainer:
             batch = next(batches)
             data_time += time.perf_counter() - t
             clips += len(batch["label"])
-            failures += int(batch["decode_failures"].sum()) if "decode_failures" in batch else 0
             last = k == self.accum - 1
             sync = self.model.no_sync() if hasattr(self.model, "no_sync") and not last else contextlib.nullcontext()
             with sync:
                 with self.autocast():
                     loss, step_metrics = self.task.training_step(self.model, batch, self.device)
                 # The global loss decides whether to stop, so every rank stops together.
-                global_loss = float(all_reduce_sum(loss.detach().float().reshape(1))) / get_world_size()
+                failed = batch["decode_failures"].sum() if "decode_failures" in batch else 0
+                reduced = all_reduce_sum(torch.stack([loss.detach().float(), torch.as_tensor(
+                    failed, dtype=torch.float32, device=loss.device)])).tolist()
+                global_loss = reduced[0] / get_world_size()
+                failures += int(reduced[1])
                 self._check_loss(global_loss)
                 scaled = loss / self.accum
                 (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
@@ -136,7 +139,7 @@ class Trainer:
         self.step_stats = dict(
             loss=loss_sum / self.accum, lr=max(g["lr"] for g in self.optimizer.param_groups),
             data_time=data_time, iter_time=time.perf_counter() - t0,
-            clips=clips * get_world_size(), decode_failures=int(all_reduce_sum(torch.tensor([failures]))[0]),
+            clips=clips * get_world_size(), decode_failures=failures,
             **metrics)
         if grad_norm is not None:
             self.step_stats["grad_norm"] = grad_norm
