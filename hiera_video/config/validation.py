@@ -58,9 +58,6 @@ def validate_cfg(cfg: CfgNode) -> None:
     _require(e.NUM_ENSEMBLE_VIEWS >= 1, "TEST.NUM_ENSEMBLE_VIEWS", e.NUM_ENSEMBLE_VIEWS, "must be >= 1 temporal clip")
     _require(e.NUM_SPATIAL_CROPS in (1, 3), "TEST.NUM_SPATIAL_CROPS", e.NUM_SPATIAL_CROPS,
              "must be 1 (centre) or 3 (left/centre/right)")
-    if e.ENABLE and not t.ENABLE and not e.CHECKPOINT_FILE_PATH:
-        _require(False, "TEST.CHECKPOINT_FILE_PATH", e.CHECKPOINT_FILE_PATH,
-                 "testing without training needs the weights to test (a checkpoint of this project or the official release)")
     if t.ENABLE:
         _require(cfg.DATA.TRAIN_CROP_SIZE == cfg.DATA.TEST_CROP_SIZE, "DATA.TEST_CROP_SIZE", cfg.DATA.TEST_CROP_SIZE,
                  f"validation during training runs the trained model, so it must equal DATA.TRAIN_CROP_SIZE="

@@ -57,7 +57,9 @@ def run(cfg) -> Optional[dict]:
     if cfg.TRAIN.ENABLE:
         checkpoint = train(cfg, task)
     if cfg.TEST.ENABLE:
-        return test(cfg, task, cfg.TEST.CHECKPOINT_FILE_PATH or checkpoint)
+        # PySlowFast's order: the named file, else this run's (or an earlier run's) last checkpoint.
+        last = checkpoint or Checkpointer(cfg.OUTPUT_DIR).last()
+        return test(cfg, task, cfg.TEST.CHECKPOINT_FILE_PATH or last)
     return None
 
 
@@ -133,7 +135,8 @@ def test(cfg, task, checkpoint: Optional[str]) -> Optional[dict]:
     from hiera_video.data import build_loader
 
     if not checkpoint:
-        raise FileNotFoundError("no weights to test: set TEST.CHECKPOINT_FILE_PATH (or train first)")
+        raise FileNotFoundError(f"no weights to test: set TEST.CHECKPOINT_FILE_PATH (a checkpoint of this project "
+                                f"or the official release), or train first ({cfg.OUTPUT_DIR}/checkpoints has none)")
     if not g_pathmgr.exists(checkpoint):
         raise FileNotFoundError(f"TEST.CHECKPOINT_FILE_PATH not found: {checkpoint}")
     device = device_for(cfg)
