@@ -59,3 +59,29 @@ def small_cfg(data_dir: str, **overrides):
             node = getattr(node, p)
         setattr(node, leaf, value)
     return cfg
+
+
+def vfr_ramp_video(path: str, pts: List[int], height: int = 32, width: int = 32) -> str:
+    """Variable frame rate H.264 clip: frame k (grey level 10 + 12 k) shown at ``pts[k] / 30`` s."""
+    from fractions import Fraction
+
+    import av
+
+    from hiera_video.data.synthetic import rgb_to_yuv420p
+
+    levels = 10 + 12 * np.arange(len(pts))
+    frames = np.ascontiguousarray(np.broadcast_to(levels[:, None, None, None], (len(pts), height, width, 3)),
+                                  dtype=np.uint8)
+    with av.open(path, "w") as c:
+        s = c.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = width, height, "yuv420p"
+        s.codec_context.time_base = Fraction(1, 30)
+        s.options = {"crf": "10", "x264-params": "mbtree=0:rc-lookahead=0"}
+        for p, plane in zip(pts, rgb_to_yuv420p(frames)):
+            f = av.VideoFrame.from_ndarray(plane, format="yuv420p")
+            f.pts, f.time_base = p, Fraction(1, 30)
+            for packet in s.encode(f):
+                c.mux(packet)
+        for packet in s.encode():
+            c.mux(packet)
+    return path

@@ -89,3 +89,15 @@ def test_unknown_backend_is_named(tmp_path):
     path = ramp_video(str(tmp_path / "r.mp4"), num_frames=4)
     with pytest.raises(ValueError, match="DECODING_BACKEND.*torchvision"):
         decode_clip(path, "torchvision", 2, 1 / 30)
+
+
+def test_variable_frame_rate_is_sampled_by_timestamp(tmp_path):
+    """PyAV picks frames by presentation time: a gap in the timestamps repeats the frame on screen."""
+    from data_helpers import vfr_ramp_video
+
+    pts = [0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15]  # frames 3 -> 4 jump from 3/30 s to 8/30 s
+    path = vfr_ramp_video(str(tmp_path / "vfr.mp4"), pts)
+    assert frame_level(decode_clip(path, "pyav", 6, 2 / 30, start_sec=0)) == [0, 2, 3, 3, 4, 6]
+    # decord indexes frames at the average rate (documented): right shape, frames from the file
+    clip = decode_clip(path, "decord", 6, 2 / 30, start_sec=0)
+    assert clip.shape == (6, 3, 32, 32) and set(frame_level(clip)) <= set(range(12))

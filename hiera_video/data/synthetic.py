@@ -146,12 +146,13 @@ def render_clip(app: Appearance, label: int, num_frames: int, size: int) -> np.n
 
 def rgb_to_yuv420p(frames: np.ndarray) -> np.ndarray:
     """uint8 [T, H, W, 3] RGB -> uint8 [T, H * 3 // 2, W] planar yuv420p (BT.601, limited range)."""
-    rgb = frames.astype(np.float32)
-    y = rgb @ np.array([0.257, 0.504, 0.098], np.float32) + 16
-    pooled = rgb.reshape(rgb.shape[0], rgb.shape[1] // 2, 2, rgb.shape[2] // 2, 2, 3).mean(axis=(2, 4))
-    u = pooled @ np.array([-0.148, -0.291, 0.439], np.float32) + 128
-    v = pooled @ np.array([0.439, -0.368, -0.071], np.float32) + 128
-    t, h, w = y.shape
+    t, h, w, _ = frames.shape
+    r, g, b = (frames[..., c].astype(np.float32) for c in range(3))
+    y = 0.257 * r + 0.504 * g + 0.098 * b + 16
+    pool = lambda x: (x[:, 0::2, 0::2] + x[:, 1::2, 0::2] + x[:, 0::2, 1::2] + x[:, 1::2, 1::2]) / 4  # noqa: E731
+    r, g, b = pool(r), pool(g), pool(b)
+    u = -0.148 * r - 0.291 * g + 0.439 * b + 128
+    v = 0.439 * r - 0.368 * g - 0.071 * b + 128
     planes = np.concatenate([y.reshape(t, -1), u.reshape(t, -1), v.reshape(t, -1)], axis=1)
     return np.clip(planes + 0.5, 0, 255).astype(np.uint8).reshape(t, h * 3 // 2, w)
 

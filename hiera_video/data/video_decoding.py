@@ -11,6 +11,10 @@ frame of the time window to float32 (64 frames for a 16x4 clip at 30 fps, four t
 16 the model sees) and hides the timestamps needed for frame-rate conversion and padding.
 Here only the selected frames are converted to RGB, and they stay uint8.
 
+PyAV selects frames by their presentation timestamps, so variable-frame-rate files are
+sampled correctly; decord selects by index at the average frame rate (exact for constant
+frame rates, approximate otherwise).
+
 Every failure (missing, empty, truncated or corrupt file, no video stream, no decodable
 frame) is raised as :class:`VideoDecodeError` naming the path and the reason, so the
 dataset can log it and carry on.
