@@ -8,7 +8,7 @@ from collections import deque
 from typing import Callable
 
 from .checkpoint import Checkpointer, rng_state
-from .distributed import all_gather_object, get_rank, is_main_process
+from .distributed import all_gather_object, barrier, get_rank, is_main_process
 from .logging import TensorboardWriter, log_json_stats, peak_memory_mb
 from .meters import MeterGroup
 from .train import HookBase
@@ -144,6 +144,4 @@ class CheckpointHook(HookBase):
             state = self.state_fn()
             state.update(epoch=t.epoch, iteration=t.iteration, rng_states=rngs)
             self.checkpointer.save(state, t.epoch)
-        from .distributed import barrier
-
         barrier()  # nobody runs ahead (or reads the folder) before the file is in place

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from iopath.common.file_io import g_pathmgr
 
-from .checkpoint import Checkpointer, load_checkpoint_file, set_rng_state
+from .checkpoint import Checkpointer, set_rng_state
 from .distributed import barrier, device_for, get_rank, get_world_size, is_main_process
 from .hooks import CheckpointHook, EvalHook, LossGuard, MetricsHook, ProgressBar
 from .logging import log_json_stats, setup_logging
@@ -85,7 +85,11 @@ def train(cfg, task) -> Optional[str]:
     if state is not None:
         model.load_state_dict(state["model_state"])
         optimizer.load_state_dict(state["optimizer_state"])
-        scheduler.load_state_dict(state["scheduler_state"])
+        if state["scheduler_state"] == scheduler.state_dict():
+            scheduler.load_state_dict(state["scheduler_state"])
+        else:  # SOLVER.* or the batch changed since the checkpoint: the new schedule applies
+            logger.warning("lr schedule differs from the checkpoint's; following this config's from iteration %d",
+                           state["iteration"])
         if scaler is not None and state.get("scaler_state"):
             scaler.load_state_dict(state["scaler_state"])
         start_epoch, iteration = state["epoch"], state["iteration"]
@@ -162,5 +166,3 @@ def test(cfg, task, checkpoint: Optional[str]) -> Optional[dict]:
     barrier()
     return results if is_main_process() else None
 
-
-__all__ = ["run", "train", "test", "load_checkpoint_file"]
