@@ -59,7 +59,7 @@ def _draw(img, p, f, h, w):
     bh, bw = y2 - y1, x2 - x1
     yy, xx = np.mgrid[0:bh, 0:bw]
     pose = p["actions"][0]
-    pattern = {1: (xx // 3) % 2, 2: (yy // 3) % 2, 3: ((xx // 4) + (yy // 4)) % 2}[pose]
+    pattern = {1: (xx // 4) % 2, 2: (yy // 4) % 2, 3: ((xx // 5) + (yy // 5)) % 2}[pose]  # survive 2x downscaling
     level = 0.35 + 0.65 * pattern
     if 4 in p["actions"]:  # wave: flicker at 5 Hz
         level = level * (0.4 if (f * 10 // FPS) % 2 else 1.0)
