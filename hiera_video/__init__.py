@@ -1,12 +1,19 @@
-"""hiera_video: a video understanding toolkit around Hiera."""
-from .models import create_model, list_models
+"""hiera_video: a video understanding toolkit around Hiera.
 
+``create_model``, ``list_models`` and ``extract_features`` are imported on first use, so
+torch-free parts (e.g. ``tools/ava_eval.py``'s metric) start quickly.
+"""
 __version__ = "0.1.0"
 __all__ = ["create_model", "extract_features", "list_models"]
 
 
-def extract_features(model, video_path, cfg, **kwargs):
-    """Features of every sliding window of one video; see ``hiera_video.inference.extract_features``."""
-    from .inference import extract_features as extract
+def __getattr__(name):
+    if name in ("create_model", "list_models"):
+        from . import models
 
-    return extract(model, video_path, cfg, **kwargs)
+        return getattr(models, name)
+    if name == "extract_features":
+        from .inference import extract_features
+
+        return extract_features
+    raise AttributeError(f"module 'hiera_video' has no attribute '{name}'")
