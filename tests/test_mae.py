@@ -211,9 +211,7 @@ def test_visualize_mae_writes_png(tmp_path, real_videos_dir):
     model = small_video(decoder_embed_dim=64, decoder_num_heads=8)  # the video default head count
     ckpt = str(tmp_path / "mae.pth")
     torch.save({"model_state": model.state_dict()}, ckpt)
-    spec = importlib.util.spec_from_file_location("visualize_mae", os.path.join(REPO, "tools", "visualize_mae.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = _load_tool()
     out = str(tmp_path / "grid.png")
     tool.main(["--checkpoint", ckpt, "--video", os.path.join(real_videos_dir, "dog.mp4"), "--out", out, "--mask-ratio", "0.5"])
     import matplotlib.image
@@ -224,3 +222,29 @@ def test_visualize_mae_writes_png(tmp_path, real_videos_dir):
     rebuilt = tool.build_model(ckpt)
     torch.testing.assert_close(rebuilt.decoder_pos_embed, model.decoder_pos_embed)
     assert math.prod(rebuilt.input_size) == math.prod(model.input_size)
+
+
+def test_visualize_unpatchify_round_trip(real_videos_dir):
+    """A model that predicts the true normalised patches must redraw the original frames."""
+    tool = _load_tool()
+    model = small_video(decoder_depth=1)
+    clip = tool.read_clip(os.path.join(real_videos_dir, "goat.mp4"), 4, 64, 4)
+
+    def oracle(x, mask_ratio=None, mask=None):
+        keep = model.keep_mask_from_idx(model.random_keep(1, mask_ratio))
+        return pixel_target(x, model.pred_stride, model.time_stride), model.token_keep_mask(keep)
+
+    model.reconstruct = oracle
+    grid = tool.render(model, clip, 0.5, seed=0).astype(float)
+    original, masked, recon = grid[:64], grid[64:128], grid[128:]
+    assert abs(recon - original).max() <= 2  # uint8 rounding only
+    assert abs(masked - original).mean() > 5  # half the units are greyed out
+    torch.testing.assert_close(torch.from_numpy(original[:, :64] / 255).float(),
+                               clip[0].permute(1, 2, 0), atol=3 / 255, rtol=0)
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location("visualize_mae", os.path.join(REPO, "tools", "visualize_mae.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool

@@ -1,14 +1,16 @@
 """Look at what an MAE checkpoint reconstructs.
 
     python tools/visualize_mae.py --checkpoint mae_hiera_base_16x224.pth --video clip.mp4 --out mae.png
+    python tools/visualize_mae.py --cfg configs/MAE/HIERA_B_16x4.yaml --checkpoint run/ckpt.pyth --video clip.mp4
 
 Writes a PNG grid with one column per predicted time step (the first frame of each
 2-frame token) and three rows: the original frames, the masked input (deleted mask
 units greyed out) and the reconstruction (predicted masked patches, visible patches
 pasted back). Normalised-pixel predictions are un-normalised with each original patch's
 own mean and std, as in the MAE papers' figures. The architecture is read from the
-checkpoint's tensor shapes unless ``--model`` names it; ``--override KEY=VALUE`` sets any
-constructor argument (e.g. ``decoder_num_heads=16``, which leaves no trace in weights).
+checkpoint's tensor shapes unless ``--model`` or ``--cfg`` (MODEL.MODEL_NAME, HIERA.DECODER_*,
+MASK.*, DATA.NUM_FRAMES / TRAIN_CROP_SIZE / SAMPLING_RATE) names it; ``--override KEY=VALUE``
+sets any constructor argument (e.g. ``decoder_num_heads=16``, which leaves no trace in weights).
 """
 import argparse
 import ast
@@ -21,7 +23,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from hiera_video.models.mae import (MaskedAutoencoderHiera, create_mae_model,  # noqa: E402
+from hiera_video.models.mae import (MAE_CONFIGS, MaskedAutoencoderHiera, create_mae_model,  # noqa: E402
                                     load_mae_pretrained, mae_kwargs_from_state_dict)
 from hiera_video.models.pretrained import read_state_dict  # noqa: E402
 
@@ -102,8 +104,26 @@ def render(model: MaskedAutoencoderHiera, clip: torch.Tensor, mask_ratio: float,
     return (grid.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
 
+def settings_from_cfg(path: str):
+    """(model name, constructor overrides, sampling rate) from a project config file."""
+    from argparse import Namespace
+
+    from hiera_video.config.loading import load_config
+
+    cfg = load_config(Namespace(cfg_file=path, opts=[]), validate=False)
+    name = cfg.MODEL.MODEL_NAME if cfg.MODEL.MODEL_NAME.startswith("mae_") else "mae_" + cfg.MODEL.MODEL_NAME
+    overrides = dict(decoder_embed_dim=cfg.HIERA.DECODER_EMBED_DIM, decoder_depth=cfg.HIERA.DECODER_DEPTH,
+                     decoder_num_heads=cfg.HIERA.DECODER_NUM_HEADS, mask_ratio=cfg.MASK.MASK_RATIO,
+                     target=cfg.MASK.TARGET, norm_pix_loss=cfg.MASK.NORM_PIX_LOSS)
+    crop = cfg.DATA.TRAIN_CROP_SIZE
+    video = len(MAE_CONFIGS.get(name, {}).get("input_size", (0, 0))) == 3
+    overrides["input_size"] = (cfg.DATA.NUM_FRAMES, crop, crop) if video else (crop, crop)
+    return name, overrides, cfg.DATA.SAMPLING_RATE
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cfg", default="", help="project config (YAML) the checkpoint was trained with")
     parser.add_argument("--checkpoint", required=True, help="MAE checkpoint {'model_state': state_dict}")
     parser.add_argument("--video", required=True, help="video file to reconstruct")
     parser.add_argument("--out", default="mae_reconstruction.png", help="PNG to write")
@@ -111,11 +131,14 @@ def main(argv=None):
     parser.add_argument("--override", nargs="*", default=[], metavar="KEY=VALUE",
                         help="constructor overrides, Python literals, e.g. decoder_num_heads=16")
     parser.add_argument("--mask-ratio", type=float, default=None, help="default: the model's (0.9 video)")
-    parser.add_argument("--sampling-rate", type=int, default=4, help="frames between sampled frames")
+    parser.add_argument("--sampling-rate", type=int, default=None, help="frames between sampled frames (4)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random mask")
     args = parser.parse_args(argv)
 
-    overrides = {}
+    model_name, overrides, rate = args.model, {}, 4
+    if args.cfg:
+        cfg_name, overrides, rate = settings_from_cfg(args.cfg)
+        model_name = model_name or cfg_name
     for item in args.override:
         key, sep, value = item.partition("=")
         if not sep:
@@ -124,9 +147,9 @@ def main(argv=None):
             overrides[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             overrides[key] = value
-    model = build_model(args.checkpoint, args.model, overrides)
+    model = build_model(args.checkpoint, model_name, overrides)
     frames = model.input_size[0] if len(model.input_size) == 3 else 1
-    clip = read_clip(args.video, frames, model.input_size[-1], args.sampling_rate)
+    clip = read_clip(args.video, frames, model.input_size[-1], args.sampling_rate or rate)
     grid = render(model, clip, args.mask_ratio if args.mask_ratio is not None else model.mask_ratio, args.seed)
     import matplotlib
 

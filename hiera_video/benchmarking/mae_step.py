@@ -34,33 +34,66 @@ def reference_mae(name: str, model):
 
 def _step(model, x, mask) -> float:
     model.zero_grad(set_to_none=True)
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+    sync()
     t0 = time.perf_counter()
     loss = model(x, mask=mask)[0]
     loss.backward()
+    sync()
+    return time.perf_counter() - t0
+
+
+def _dense_step(model, x, y) -> float:
+    model.zero_grad(set_to_none=True)
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+    sync()
+    t0 = time.perf_counter()
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    sync()
     return time.perf_counter() - t0
 
 
 def compare_mae_step(name: str = "mae_hiera_base_16x224", batch: int = 1, mask_ratio: float = 0.9,
-                     repeats: int = 5, warmup: int = 1, seed: int = 0, **overrides) -> Dict[str, float]:
-    """Median seconds per training step, ours vs reference, and their ratio."""
+                     repeats: int = 5, warmup: int = 1, seed: int = 0, threads: Optional[int] = None,
+                     device: str = "cpu", with_dense: bool = False, **overrides) -> Dict[str, float]:
+    """Median seconds per training step: our MAE vs the reference MAE (same weights, input
+    and mask), and with ``with_dense`` our dense finetuning step of the same encoder
+    (``hiera_*`` classifier, cross-entropy) in the same interleaved rotation.
+
+    ``threads`` sets ``torch.set_num_threads`` for the run (default: leave as is)."""
+    from ..models.zoo import create_model
+
+    if threads:
+        torch.set_num_threads(threads)
+    dev = torch.device(device)
     torch.manual_seed(seed)
     ours = create_mae_model(name, drop_path_rate=0.0, **overrides).train()
-    ref = reference_mae(name, ours).train()
-    x = torch.randn(batch, ours.in_chans, *ours.input_size)
-    times = {"ours": [], "reference": []}
+    ref = reference_mae(name, ours).train().to(dev)
+    ours.to(dev)
+    x = torch.randn(batch, ours.in_chans, *ours.input_size, device=dev)
+    runners = {"ours": lambda m: _step(ours, x, m), "reference": lambda m: _step(ref, x, m)}
+    if with_dense:
+        dense = create_model(name[len("mae_"):], drop_path_rate=0.0).train().to(dev)
+        y = torch.zeros(batch, dtype=torch.long, device=dev)
+        runners["dense_finetune"] = lambda m: _dense_step(dense, x, y)
+    times = {k: [] for k in runners}
     for r in range(warmup + repeats):
-        mask = ours.keep_mask_from_idx(ours.random_keep(batch, mask_ratio))
-        order = [("ours", ours), ("reference", ref)]
+        mask = ours.keep_mask_from_idx(ours.random_keep(batch, mask_ratio, dev))
+        order = list(runners)
         if r % 2:
             order.reverse()
-        for label, model in order:
-            dt = _step(model, x, mask)
+        for label in order:
+            dt = runners[label](mask)
             if r >= warmup:
                 times[label].append(dt)
-    ours_s, ref_s = statistics.median(times["ours"]), statistics.median(times["reference"])
-    return dict(model=name, batch=batch, mask_ratio=mask_ratio, threads=torch.get_num_threads(),
-                ours_s=ours_s, reference_s=ref_s, speedup=ref_s / ours_s,
-                ours_all=times["ours"], reference_all=times["reference"])
+    med = {k: statistics.median(v) for k, v in times.items()}
+    out = dict(model=name, batch=batch, mask_ratio=mask_ratio, threads=torch.get_num_threads(),
+               ours_s=med["ours"], reference_s=med["reference"], speedup=med["reference"] / med["ours"],
+               pair_speedups=[r / o for r, o in zip(times["reference"], times["ours"])])
+    if with_dense:
+        out.update(dense_finetune_s=med["dense_finetune"], dense_over_mae_time=med["dense_finetune"] / med["ours"])
+    out["all_s"] = times
+    return out
 
 
 def mae_step_flops(name: str = "mae_hiera_base_16x224", batch: int = 1, mask_ratio: float = 0.9,
@@ -94,5 +127,30 @@ class _LossOnly(torch.nn.Module):
         return self.mae(x, mask=self.mask)[0]
 
 
+def main(argv=None):
+    import argparse
+    import json
+    import warnings
+
+    parser = argparse.ArgumentParser(description="MAE training step: ours vs the reference, and FLOPs")
+    parser.add_argument("--model", default="mae_hiera_base_16x224", choices=sorted(MAE_CONFIGS))
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--mask-ratio", type=float, default=0.9)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--dense", action="store_true", help="also time our dense finetuning step")
+    parser.add_argument("--flops", action="store_true", help="also count forward FLOPs, MAE vs dense finetune")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    result = compare_mae_step(args.model, args.batch, args.mask_ratio, args.repeats, threads=args.threads or None,
+                              with_dense=args.dense)
+    if args.flops:
+        result.update(mae_step_flops(args.model, 1, args.mask_ratio))
+    print(json.dumps(result, indent=1))
+    return result
+
+
 __all__ = ["compare_mae_step", "mae_step_flops", "reference_mae"]
-assert all(n.startswith("mae_hiera_") for n in MAE_CONFIGS)
+
+if __name__ == "__main__":
+    main()

@@ -156,7 +156,7 @@ class MaskedAutoencoderHiera(Hiera):
     def keep_mask_from_idx(self, keep_idx: torch.Tensor) -> torch.Tensor:
         """``[B, K]`` -> bool keep-mask ``[B, num_mask_units]`` (True = keep)."""
         mask = torch.zeros(keep_idx.shape[0], self.num_mask_units, dtype=torch.bool, device=keep_idx.device)
-        return mask.scatter(1, keep_idx, True)
+        return mask.scatter(1, keep_idx, torch.ones_like(keep_idx, dtype=torch.bool))
 
     def token_keep_mask(self, keep_mask: torch.Tensor) -> torch.Tensor:
         """Unit keep-mask ``[B, U]`` -> keep-mask of the prediction tokens ``[B, N_pred]``
