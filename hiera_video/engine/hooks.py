@@ -34,7 +34,12 @@ class LossGuard(HookBase):
 
 
 class MetricsHook(HookBase):
-    """``json_stats`` every LOG_PERIOD updates and per epoch (rank 0), TensorBoard scalars."""
+    """``json_stats`` every LOG_PERIOD updates and per epoch (rank 0), TensorBoard scalars.
+
+    ``train_iter``: loss and lr of that update (loss averaged over all ranks), other values
+    averaged over the last LOG_PERIOD updates; decode failures summed over the epoch so far.
+    ``train_epoch``: epoch averages. Peak memory: CUDA allocations on GPU, resident set on CPU.
+    """
 
     def __init__(self, cfg, device):
         self.period = cfg.LOG_PERIOD
@@ -60,8 +65,8 @@ class MetricsHook(HookBase):
         if (t.step_in_epoch + 1) % self.period == 0 or t.step_in_epoch + 1 == t.updates_per_epoch:
             stats = {"_type": "train_iter", "epoch": f"{t.epoch + 1}/{t.max_epoch}",
                      "iter": f"{t.step_in_epoch + 1}/{t.updates_per_epoch}", "global_iter": t.iteration,
-                     "loss": s["loss"], "lr": s["lr"], **{k: v for k, v in self.meters.recent().items() if k not in ("loss", "lr")},
-                     "decode_failures": self.failures, "peak_mem_mb": peak_memory_mb(self.device)}
+                     **self.meters.recent(), "loss": s["loss"], "lr": s["lr"], "decode_failures": self.failures,
+                     "peak_mem_mb": peak_memory_mb(self.device)}
             if is_main_process():
                 log_json_stats(stats)
             self.tb.add_scalars("train", {"loss": s["loss"], "lr": s["lr"]}, t.iteration)
