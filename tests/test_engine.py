@@ -142,6 +142,9 @@ def test_test_only_missing_checkpoint_is_clear(data, tmp_path):
     cfg = tiny_cfg(data, tmp_path, "TRAIN.ENABLE", "False", "TEST.CHECKPOINT_FILE_PATH", str(tmp_path / "gone.pyth"))
     with pytest.raises(FileNotFoundError, match="not found.*gone.pyth"):
         launch_job(cfg, runner.run)
+    cfg = tiny_cfg(data, tmp_path / "init", "TRAIN.CHECKPOINT_FILE_PATH", str(tmp_path / "init.pth"))
+    with pytest.raises(FileNotFoundError, match="TRAIN.CHECKPOINT_FILE_PATH not found.*init.pth"):
+        launch_job(cfg, runner.run)
     cfg = tiny_cfg(data, tmp_path / "fresh", "TRAIN.ENABLE", "False")
     with pytest.raises(FileNotFoundError, match="no weights to test: set TEST.CHECKPOINT_FILE_PATH"):
         launch_job(cfg, runner.run)

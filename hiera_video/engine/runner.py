@@ -71,6 +71,8 @@ def train(cfg, task) -> Optional[str]:
     seed_everything(cfg.RNG_SEED + get_rank())
     model = task.build_model().to(device)
     if cfg.TRAIN.CHECKPOINT_FILE_PATH:
+        if not g_pathmgr.exists(cfg.TRAIN.CHECKPOINT_FILE_PATH):
+            raise FileNotFoundError(f"TRAIN.CHECKPOINT_FILE_PATH not found: {cfg.TRAIN.CHECKPOINT_FILE_PATH}")
         task.load_train_init(model, cfg.TRAIN.CHECKPOINT_FILE_PATH)
     optimizer = build_optimizer(cfg, model)
     loader = build_loader(cfg, "train")
@@ -160,9 +162,10 @@ def test(cfg, task, checkpoint: Optional[str]) -> Optional[dict]:
         with g_pathmgr.open(results_path, "w") as f:
             json.dump(results, f, indent=2)
         log_json_stats({"_type": "test", **{k: v for k, v in results.items() if k != "failed_videos"},
-                        "num_failed": len(results["failed_videos"])})
-        logger.info("test: top1 %.2f%%, top5 %.2f%% over %d videos x %d views; wrote %s",
-                    results["top1"], results["top5"], results["num_videos"], results["num_views"], results_path)
+                        "num_failed": len(results.get("failed_videos", []))})
+        if "top1" in results:  # classification (TASK detection logs its own mAP summary)
+            logger.info("test: top1 %.2f%%, top5 %.2f%% over %d videos x %d views; wrote %s",
+                        results["top1"], results["top5"], results["num_videos"], results["num_views"], results_path)
     barrier()
     return results if is_main_process() else None
 
