@@ -62,11 +62,11 @@ def sample_appearance(rng: np.random.Generator, size: int) -> Appearance:
     s = size / 64.0
     fg = rng.integers(0, 256, 3)
     return Appearance(
-        shape=str(rng.choice(SHAPES)), radius=float(rng.uniform(9, 14) * s),
+        shape=str(rng.choice(SHAPES)), radius=float(rng.uniform(10, 15) * s),
         pos0=(float(rng.uniform(0, size)), float(rng.uniform(0, size))), angle0=float(rng.uniform(0, 360)),
-        speed=float(rng.uniform(1.2, 2.4) * s), spin=float(rng.uniform(5.0, 10.0)),
+        speed=float(rng.uniform(1.2, 2.4) * s), spin=float(rng.uniform(6.0, 12.0)),
         fg=tuple(int(c) for c in fg), background_seed=int(rng.integers(2**31)),
-        distractor=bool(rng.random() < 0.35), noise_sigma=float(rng.uniform(0, 6)),
+        distractor=bool(rng.random() < 0.25), noise_sigma=float(rng.uniform(0, 5)),
         noise_seed=int(rng.integers(2**31)))
 
 
@@ -115,7 +115,7 @@ def _background(app: Appearance, size: int) -> np.ndarray:
     img = np.broadcast_to(bg, (size, size, 3)).copy()
     for _ in range(2):  # low-frequency gratings
         theta, freq, phase = rng.uniform(0, np.pi), rng.uniform(0.5, 3) * 2 * np.pi / size, rng.uniform(0, 6.3)
-        amp = rng.uniform(0, 25) * rng.choice([-1, 1], 3)
+        amp = rng.uniform(0, 20) * rng.choice([-1, 1], 3)
         img += np.sin(freq * (xx * np.cos(theta) + yy * np.sin(theta)) + phase)[..., None] * amp
     if app.distractor:
         col = rng.integers(0, 256, 3)
