@@ -165,6 +165,32 @@ _C.TENSORBOARD = CfgNode()
 _C.TENSORBOARD.ENABLE = False
 _C.TENSORBOARD.LOG_DIR = ""  # default OUTPUT_DIR/tensorboard
 
+# ---------------------------------------------------------------------------- AVA (TASK detection)
+# PySlowFast's AVA keys; relative folders are under DATA.PATH_TO_DATA_DIR, files under their folder.
+_C.AVA = CfgNode()
+_C.AVA.FRAME_DIR = "frames"  # <vid>/<vid>_%06d.jpg at 30 fps, image 000001 = second 900
+_C.AVA.FRAME_LIST_DIR = "frame_lists"
+_C.AVA.ANNOTATION_DIR = "annotations"
+_C.AVA.TRAIN_LISTS = ["train.csv"]
+_C.AVA.TEST_LISTS = ["val.csv"]
+_C.AVA.TRAIN_GT_BOX_LISTS = ["ava_train_v2.2.csv"]
+_C.AVA.TRAIN_PREDICT_BOX_LISTS = []  # detector boxes added to training (labels from the row or from GT overlap)
+_C.AVA.TEST_PREDICT_BOX_LISTS = ["ava_val_predicted_boxes.csv"]
+_C.AVA.DETECTION_SCORE_THRESH = 0.8
+_C.AVA.LABEL_MAP_FILE = "ava_action_list_v2.2_for_activitynet_2019.pbtxt"
+_C.AVA.EXCLUSION_FILE = "ava_val_excluded_timestamps_v2.2.csv"
+_C.AVA.GROUNDTRUTH_FILE = "ava_val_v2.2.csv"
+_C.AVA.KEYFRAME_RANGE = [902, 1798]  # seconds, inclusive
+_C.AVA.FPS = 30
+_C.AVA.FRAME_START_SEC = 900  # time of the first extracted frame
+_C.AVA.DETECTIONS_FILE = "ava_detections.csv"  # test output, official format; under OUTPUT_DIR if relative
+_C.AVA.RESULTS_FILE = "ava_results.json"  # mAP + per-class AP; under OUTPUT_DIR if relative
+_C.AVA.SYNTHETIC_KEYFRAMES = 10  # generated data: keyframes per video
+
+_C.DETECTION = CfgNode()
+_C.DETECTION.ROI_XFORM_RESOLUTION = 7  # RoIAlign output before the spatial max-pool
+_C.DETECTION.ALIGNED = True
+
 
 def get_cfg() -> CfgNode:
     """A fresh copy of the defaults."""

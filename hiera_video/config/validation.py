@@ -96,3 +96,22 @@ def validate_cfg(cfg: CfgNode) -> None:
                  "MIXUP.ENABLE needs mixup or cutmix alpha > 0")
         _require(m.LOSS_FUNC != "cross_entropy", "MODEL.LOSS_FUNC", m.LOSS_FUNC,
                  "mixup/cutmix give soft targets: use soft_cross_entropy or bce")
+
+    if cfg.TASK == "detection":
+        _require(m.LOSS_FUNC in ("bce", "cross_entropy"), "MODEL.LOSS_FUNC", m.LOSS_FUNC,
+                 "TASK detection expects bce (multi-label sigmoid) or cross_entropy (softmax)")
+        for key in ("TRAIN.DATASET", "TEST.DATASET"):
+            section, name = key.split(".")
+            _require(cfg[section][name].lower() == "ava", key, cfg[section][name], "TASK detection reads AVA data: set ava")
+        _require(not x.ENABLE, "MIXUP.ENABLE", x.ENABLE, "mixup/cutmix is not defined for person boxes")
+        a = cfg.AVA
+        _require(0 <= a.DETECTION_SCORE_THRESH <= 1, "AVA.DETECTION_SCORE_THRESH", a.DETECTION_SCORE_THRESH,
+                 "must be a score in [0, 1]")
+        _require(len(a.KEYFRAME_RANGE) == 2 and a.KEYFRAME_RANGE[0] <= a.KEYFRAME_RANGE[1], "AVA.KEYFRAME_RANGE",
+                 a.KEYFRAME_RANGE, "must be [first, last] seconds (902, 1798 for AVA)")
+        _require(a.FPS > 0, "AVA.FPS", a.FPS, "must be > 0 (frames extracted per second)")
+        _require(cfg.DETECTION.ROI_XFORM_RESOLUTION >= 1, "DETECTION.ROI_XFORM_RESOLUTION",
+                 cfg.DETECTION.ROI_XFORM_RESOLUTION, "must be >= 1")
+        _require(len(cfg.DATA.TRAIN_JITTER_SCALES) == 2 and cfg.DATA.TRAIN_JITTER_SCALES[0] >= cfg.DATA.TRAIN_CROP_SIZE,
+                 "DATA.TRAIN_JITTER_SCALES", cfg.DATA.TRAIN_JITTER_SCALES,
+                 f"must be [min, max] short sides >= DATA.TRAIN_CROP_SIZE={cfg.DATA.TRAIN_CROP_SIZE}")

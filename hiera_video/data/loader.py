@@ -89,6 +89,10 @@ def build_loader(cfg, split: str) -> VideoLoader:
     """The loader of ``split`` in {"train", "val", "test"}; see the module docstring."""
     if split not in ("train", "val", "test"):
         raise ValueError(f"split must be 'train', 'val' or 'test', got '{split}'")
+    if (cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET).lower() == "ava":
+        from .ava import build_ava_loader  # keyframes + person boxes: its own items and collate
+
+        return build_ava_loader(cfg, split)
     if cfg.DATA.SYNTHETIC.ENABLE:
         from .synthetic import ensure_synthetic_dataset
 

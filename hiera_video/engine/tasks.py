@@ -135,3 +135,6 @@ class ClassificationTask(Task):
 
         res = evaluate_views(model, loader, device, autocast, self.num_classes)
         return test_results(res, loader.dataset, checkpoint)
+
+
+from . import detection  # noqa: E402,F401  (registers "detection")

@@ -1,14 +1,11 @@
-"""The draft generator of AVA-format data (tools/_ava_synthetic_draft.py)."""
+"""The generator of AVA-format data (hiera_video/data/ava_synthetic.py)."""
 import os
-import sys
 
 import numpy as np
 import pytest
 
+from hiera_video.data import ava_synthetic as syn
 from hiera_video.evaluation import box_iou, evaluate_frame_map, read_boxes_csv, read_labelmap
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
-import _ava_synthetic_draft as syn  # noqa: E402
 
 
 @pytest.fixture(scope="module")

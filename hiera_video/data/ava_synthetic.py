@@ -1,7 +1,11 @@
-"""DRAFT (for the data package's owner to adopt): generated data in the AVA v2.2 layout.
+"""Generated data in the AVA v2.2 layout (tests and configs/Synthetic/AVA_TINY_DEMO.yaml).
 
-    python tools/_ava_synthetic_draft.py --out /tmp/ava_syn [--train-videos 6 --val-videos 3
+    python -m hiera_video.data.ava_synthetic --out /tmp/ava_syn [--train-videos 6 --val-videos 3
         --keyframes 10 --height 96 --width 128 --seed 0]
+
+``ensure_ava_synthetic_dataset(cfg)`` writes it into DATA.PATH_TO_DATA_DIR on a first run
+(DATA.SYNTHETIC.ENABLE with TRAIN.DATASET ava): DATA.SYNTHETIC.NUM_TRAIN / NUM_VAL videos,
+AVA.SYNTHETIC_KEYFRAMES keyframes each, DATA.SYNTHETIC.SIZE px square frames, DATA.SYNTHETIC.SEED.
 
 Writes the layout PySlowFast documents, so the AVA loader, the ROI head and the frame-mAP
 run end to end on CPU:
@@ -23,11 +27,18 @@ Predicted boxes are the true boxes jittered by ~3% (score 0.85-1.0) plus one dis
 per keyframe (score 0.1-0.6, below AVA.DETECTION_SCORE_THRESH 0.8).
 """
 import argparse
+import json
+import logging
 import os
+import shutil
 import sys
+import tempfile
+import time
 
 import numpy as np
 from PIL import Image
+
+logger = logging.getLogger(__name__)
 
 FPS, START_SEC, FIRST_KEYFRAME, MARGIN_SEC = 30, 900, 902, 2
 CLASSES = {1: "stand", 2: "sit", 3: "bend/bow (at the waist)", 4: "wave", 5: "walk", 6: "talk to (e.g., self, a person)"}
@@ -137,6 +148,60 @@ def _write(path, lines):
     with open(path, "w") as f:
         f.write("".join(line + "\n" for line in lines))
     return path
+
+
+def is_complete(root: str) -> bool:
+    """The frame lists and the label map (written last) mark a finished dataset."""
+    return all(os.path.isfile(os.path.join(root, p)) for p in (
+        "frame_lists/train.csv", "frame_lists/val.csv", "annotations/ava_action_list_v2.2_for_activitynet_2019.pbtxt"))
+
+
+def generate(out: str, **kw) -> dict:
+    """``make_synthetic_ava`` into a temporary sibling folder, then moved into ``out`` (an
+    interrupted generation leaves no half dataset). Returns the meta dict (also meta.json)."""
+    out = os.path.abspath(out)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=os.path.dirname(out))
+    t0 = time.time()
+    try:
+        make_synthetic_ava(tmp, **kw)
+        meta = dict(kw, fps=FPS, classes=CLASSES, evaluated=EVALUATED)
+        with open(os.path.join(tmp, "meta.json"), "w") as f:
+            json.dump(meta, f, indent=1)
+        os.makedirs(out, exist_ok=True)
+        for name in ("frames", "annotations", "meta.json", "frame_lists"):  # lists last
+            dst = os.path.join(out, name)
+            if os.path.isdir(dst):
+                shutil.rmtree(dst)
+            os.replace(os.path.join(tmp, name), dst)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    logger.info("generated synthetic AVA data (%s) in %s in %.1f s", kw, out, time.time() - t0)
+    return meta
+
+
+def ensure_ava_synthetic_dataset(cfg):
+    """Generate the data into DATA.PATH_TO_DATA_DIR unless it is there (rank 0 writes under
+    torch.distributed, the others wait). Returns the meta dict when it generated, else None."""
+    import torch.distributed as dist
+
+    root, sc = cfg.DATA.PATH_TO_DATA_DIR, cfg.DATA.SYNTHETIC
+    if not root:
+        raise ValueError("DATA.PATH_TO_DATA_DIR is empty: set where the synthetic AVA data goes")
+    kw = dict(train_videos=sc.NUM_TRAIN, val_videos=sc.NUM_VAL, keyframes=cfg.AVA.SYNTHETIC_KEYFRAMES,
+              height=sc.SIZE, width=sc.SIZE, seed=sc.SEED)
+
+    def make():
+        if is_complete(root):
+            return None
+        logger.info("synthetic AVA data not found in %s: generating it", root)
+        return generate(root, **kw)
+
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return make()
+    meta = make() if dist.get_rank() == 0 else None
+    dist.barrier()
+    return meta if dist.get_rank() == 0 else make()
 
 
 def main(argv=None):
