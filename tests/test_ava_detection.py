@@ -116,3 +116,20 @@ def test_demo_end_to_end_through_run_net(tmp_path):
     with open(os.path.join(out2, "ava_results.json")) as f:
         again = json.load(f)
     assert again["mAP"] == pytest.approx(res["mAP"], abs=1e-6)
+
+
+@pytest.mark.parametrize("size,name", [("L", "large"), ("H", "huge")])
+def test_ava_configs_follow_table_13(size, name):
+    from hiera_video.config.loading import merge_file
+
+    cfg = get_cfg()
+    merge_file(cfg, os.path.join(ROOT, "configs", "AVA", f"HIERA_{size}_16x4_AVA.yaml"))
+    validate_cfg(cfg)
+    s = cfg.SOLVER
+    assert (s.OPTIMIZING_METHOD, s.WEIGHT_DECAY, s.BASE_LR, s.BASE_BATCH_SIZE, s.LR_POLICY, s.WARMUP_EPOCHS,
+            s.MAX_EPOCH, s.LAYER_DECAY) == ("sgd", 1e-8, 3.6, 128, "cosine", 5.0, 30, 0.875)
+    assert cfg.TRAIN.BATCH_SIZE == 128 and cfg.HIERA.DROP_PATH_RATE == 0.4 and cfg.MODEL.DROPOUT_RATE == 0.5
+    assert cfg.TASK == "detection" and cfg.MODEL.NUM_CLASSES == 80 and cfg.MODEL.MODEL_NAME == f"hiera_{name}_16x224"
+    assert cfg.TRAIN.CHECKPOINT_FILE_PATH.endswith(f"hiera_{name}_16x224.pth")  # Kinetics-finetuned release
+    assert cfg.DATA.TEST_CROP_SIZE == 224 and cfg.AVA.DETECTION_SCORE_THRESH == 0.8
+    assert list(cfg.AVA.KEYFRAME_RANGE) == [902, 1798] and cfg.MODEL.LOSS_FUNC == "bce"
