@@ -17,6 +17,11 @@ x AUG.NUM_SAMPLE > 1 a train item holds R clips: "video" [R, C, T, H, W] and the
 (path and reason); in train/val it is replaced by another video drawn from the item's
 seed (counted in "decode_failures"), in test the item has ok=False and a zero "video".
 
+Why not ``pytorchvideo.data.LabeledVideoDataset``: it is an IterableDataset whose clip
+samplers draw from the global RNG, so neither DistributedSampler sharding, exact resume
+(order from seed + epoch, augmentation from seed + epoch + item) nor disjoint multi-view
+test shards fall out of it; a map-style dataset gives all three with a standard sampler.
+
 Subclasses (ssv2.py) change where videos come from (``_read_index``), which frames a clip
 takes (``_clip_times``) and whether a flip changes the label (``flip_label_map``).
 """

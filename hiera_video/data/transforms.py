@@ -5,7 +5,9 @@ One decision for the whole project: video transforms come from
 sample, so a random crop / flip / resize draws its parameters once and applies them to
 every frame of the clip. ``pytorchvideo.transforms`` (0.1.5) is not imported anywhere: it
 needs ``torchvision.transforms.functional_tensor``, removed in torchvision 0.17.
-``pytorchvideo.data`` imports fine and is used where it helps.
+``pytorchvideo.data`` imports fine, but the datasets here do not build on it: its
+``LabeledVideoDataset`` is iterable (no DistributedSampler, no exact resume) and its clip
+samplers draw from the global RNG; see ``kinetics.py`` and ``video_decoding.py``.
 
 Randomness comes from torch's global generator; the dataset seeds it per item (see
 ``samplers.seeded``), so results do not depend on the loader's worker count.
