@@ -133,3 +133,20 @@ def test_ava_configs_follow_table_13(size, name):
     assert cfg.TRAIN.CHECKPOINT_FILE_PATH.endswith(f"hiera_{name}_16x224.pth")  # Kinetics-finetuned release
     assert cfg.DATA.TEST_CROP_SIZE == 224 and cfg.AVA.DETECTION_SCORE_THRESH == 0.8
     assert list(cfg.AVA.KEYFRAME_RANGE) == [902, 1798] and cfg.MODEL.LOSS_FUNC == "bce"
+
+
+def test_layer_decay_groups_of_the_detector():
+    """Table 13's layer decay 0.875: stem lowest lr, blocks rising, ROI head and final norm at full lr."""
+    from hiera_video.engine.optim import build_optimizer
+
+    cfg = _cfg("SOLVER.LAYER_DECAY", "0.875", "SOLVER.OPTIMIZING_METHOD", "sgd")
+    model = TASKS["detection"](cfg).build_model()
+    opt = build_optimizer(cfg, model)
+    scale = {id(p): g["lr_scale"] for g in opt.param_groups for p in g["params"]}
+    wd = {id(p): g["weight_decay"] for g in opt.param_groups for p in g["params"]}
+    named = dict(model.named_parameters())
+    depth = len(model.backbone.blocks)
+    assert scale[id(named["head.projection.weight"])] == 1.0 and scale[id(named["backbone.norm.weight"])] == 1.0
+    assert scale[id(named["backbone.patch_embed.proj.weight"])] == pytest.approx(0.875 ** (depth + 1))
+    assert scale[id(named["backbone.blocks.0.attn.qkv.weight"])] == pytest.approx(0.875 ** depth)
+    assert wd[id(named["backbone.pos_embed_spatial"])] == 0.0 and wd[id(named["head.projection.weight"])] > 0

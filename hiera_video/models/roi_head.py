@@ -124,6 +124,16 @@ class HieraAVADetector(nn.Module):
                              f"stride {stride:g} px (use spatial_scale=1/{stride:g})")
         self.last_stage = last
 
+    @torch.jit.ignore
+    def no_weight_decay(self):
+        return {"backbone." + n for n in self.backbone.no_weight_decay()}
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False):
+        """Layer-wise lr decay groups (timm): the backbone's stem, then its blocks; the final
+        norm and the ROI head fall in the last group (full lr), as the classifier's head does."""
+        return dict(stem=r"^backbone\.(?:pos_embed|patch_embed)", blocks=r"^backbone\.blocks\.(\d+)")
+
     def features(self, video: torch.Tensor) -> torch.Tensor:
         """Last-stage map in spatial order ``[B, T', H', W', C]``."""
         tokens, _ = self.backbone.forward_encoder(video)
