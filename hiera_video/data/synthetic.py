@@ -55,6 +55,8 @@ class Appearance:
     distractor: bool
     noise_sigma: float
     noise_seed: int
+    stripe_period: float = 6.0  # the shape is striped (in its own frame), so motion shows inside it too
+    stripe_contrast: float = 0.0
 
 
 def sample_appearance(rng: np.random.Generator, size: int) -> Appearance:
@@ -62,12 +64,13 @@ def sample_appearance(rng: np.random.Generator, size: int) -> Appearance:
     s = size / 64.0
     fg = rng.integers(0, 256, 3)
     return Appearance(
-        shape=str(rng.choice(SHAPES)), radius=float(rng.uniform(10, 15) * s),
+        shape=str(rng.choice(SHAPES)), radius=float(rng.uniform(12, 17) * s),
         pos0=(float(rng.uniform(0, size)), float(rng.uniform(0, size))), angle0=float(rng.uniform(0, 360)),
         speed=float(rng.uniform(1.2, 2.4) * s), spin=float(rng.uniform(6.0, 12.0)),
         fg=tuple(int(c) for c in fg), background_seed=int(rng.integers(2**31)),
         distractor=bool(rng.random() < 0.25), noise_sigma=float(rng.uniform(0, 5)),
-        noise_seed=int(rng.integers(2**31)))
+        noise_seed=int(rng.integers(2**31)), stripe_period=float(rng.uniform(4, 8) * s),
+        stripe_contrast=float(rng.uniform(0.4, 0.8)))
 
 
 def trajectory(app: Appearance, label: int, num_frames: int) -> np.ndarray:
@@ -137,7 +140,9 @@ def render_clip(app: Appearance, label: int, num_frames: int, size: int) -> np.n
     ang = np.deg2rad(traj[:, 2])[:, None, None]
     u, v = dx * np.cos(ang) + dy * np.sin(ang), -dx * np.sin(ang) + dy * np.cos(ang)
     alpha = np.clip(0.5 - _shape_sdf(app.shape, u, v, app.radius), 0, 1)[..., None]
-    frames = _background(app, size).astype(np.float32)[None] * (1 - alpha) + np.array(app.fg, np.float32) * alpha
+    shade = 1 - app.stripe_contrast * 0.5 * (1 + np.sin(2 * np.pi * (u + v) / app.stripe_period))
+    colour = np.array(app.fg, np.float32) * shade[..., None].astype(np.float32)
+    frames = _background(app, size).astype(np.float32)[None] * (1 - alpha) + colour * alpha
     if app.noise_sigma > 0:
         noise = np.random.default_rng(app.noise_seed).standard_normal(frames.shape, dtype=np.float32)
         frames += noise * np.float32(app.noise_sigma)
