@@ -2,7 +2,7 @@
 
 Six classes: a shape moves left / right / up / down, or turns clockwise /
 counter-clockwise in place. Every clip draws its *appearance* (shape among triangle, L, T,
-ellipse, bar; size; start position and orientation; speed; colours; textured
+ellipse, bar; size; stripes; start position and orientation; speed; colours; textured
 background; an optional static distractor shape; per-frame noise) independently of its
 class; the class only sets the dynamics. Frame 0 of a clip is therefore the same image
 whatever the class, and since positions and orientations are uniform (the frame wraps
