@@ -248,3 +248,15 @@ def _load_tool():
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     return tool
+
+
+def test_autocast_bf16_step():
+    """Mixed precision (the GPU engine's AMP) must run: mask tokens follow the activations' dtype."""
+    model = small_video(decoder_depth=1)
+    x = torch.randn(1, 3, 4, 64, 64)
+    mask = model.keep_mask_from_idx(model.random_keep(1, 0.5))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = model(x, mask=mask)[0]
+    loss.backward()
+    ref = model(x, mask=mask)[0]
+    assert model.mask_token.grad is not None and abs(loss.item() - ref.item()) < 0.05 * ref.item()

@@ -32,35 +32,42 @@ def reference_mae(name: str, model):
     return ref
 
 
-def _step(model, x, mask) -> float:
-    model.zero_grad(set_to_none=True)
-    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+def _timed(fn, cuda: bool):
+    """(wall seconds, process CPU seconds) of ``fn()``. CPU time (all threads) is the
+    steadier figure on a shared machine: it leaves out time spent waiting for a core."""
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     sync()
-    t0 = time.perf_counter()
-    loss = model(x, mask=mask)[0]
-    loss.backward()
+    t0, c0 = time.perf_counter(), time.process_time()
+    fn()
     sync()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
-def _dense_step(model, x, y) -> float:
+def _step(model, x, mask, dtype=torch.float32):
     model.zero_grad(set_to_none=True)
-    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
-    sync()
-    t0 = time.perf_counter()
-    torch.nn.functional.cross_entropy(model(x), y).backward()
-    sync()
-    return time.perf_counter() - t0
+
+    def run():
+        with torch.autocast(x.device.type, dtype=dtype, enabled=dtype != torch.float32):
+            loss = model(x, mask=mask)[0]
+        loss.backward()
+    return _timed(run, x.is_cuda)
+
+
+def _dense_step(model, x, y):
+    model.zero_grad(set_to_none=True)
+    return _timed(lambda: torch.nn.functional.cross_entropy(model(x), y).backward(), x.is_cuda)
 
 
 def compare_mae_step(name: str = "mae_hiera_base_16x224", batch: int = 1, mask_ratio: float = 0.9,
                      repeats: int = 5, warmup: int = 1, seed: int = 0, threads: Optional[int] = None,
-                     device: str = "cpu", with_dense: bool = False, **overrides) -> Dict[str, float]:
+                     device: str = "cpu", with_dense: bool = False, dtype: torch.dtype = torch.float32,
+                     **overrides) -> Dict[str, float]:
     """Median seconds per training step: our MAE vs the reference MAE (same weights, input
     and mask), and with ``with_dense`` our dense finetuning step of the same encoder
     (``hiera_*`` classifier, cross-entropy) in the same interleaved rotation.
 
-    ``threads`` sets ``torch.set_num_threads`` for the run (default: leave as is)."""
+    ``threads`` sets ``torch.set_num_threads`` for the run (default: leave as is);
+    ``dtype`` other than float32 runs both MAE steps under ``torch.autocast``."""
     from ..models.zoo import create_model
 
     if threads:
@@ -71,28 +78,34 @@ def compare_mae_step(name: str = "mae_hiera_base_16x224", batch: int = 1, mask_r
     ref = reference_mae(name, ours).train().to(dev)
     ours.to(dev)
     x = torch.randn(batch, ours.in_chans, *ours.input_size, device=dev)
-    runners = {"ours": lambda m: _step(ours, x, m), "reference": lambda m: _step(ref, x, m)}
+    runners = {"ours": lambda m: _step(ours, x, m, dtype), "reference": lambda m: _step(ref, x, m, dtype)}
     if with_dense:
         dense = create_model(name[len("mae_"):], drop_path_rate=0.0).train().to(dev)
         y = torch.zeros(batch, dtype=torch.long, device=dev)
         runners["dense_finetune"] = lambda m: _dense_step(dense, x, y)
     times = {k: [] for k in runners}
+    cpu = {k: [] for k in runners}
     for r in range(warmup + repeats):
         mask = ours.keep_mask_from_idx(ours.random_keep(batch, mask_ratio, dev))
         order = list(runners)
         if r % 2:
             order.reverse()
         for label in order:
-            dt = runners[label](mask)
+            wall, cpu_s = runners[label](mask)
             if r >= warmup:
-                times[label].append(dt)
+                times[label].append(wall)
+                cpu[label].append(cpu_s)
     med = {k: statistics.median(v) for k, v in times.items()}
-    out = dict(model=name, batch=batch, mask_ratio=mask_ratio, threads=torch.get_num_threads(),
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+    out = dict(model=name, batch=batch, mask_ratio=mask_ratio, threads=torch.get_num_threads(), dtype=str(dtype),
                ours_s=med["ours"], reference_s=med["reference"], speedup=med["reference"] / med["ours"],
-               pair_speedups=[r / o for r, o in zip(times["reference"], times["ours"])])
+               pair_speedups=[round(r / o, 3) for r, o in zip(times["reference"], times["ours"])],
+               ours_cpu_s=med_cpu["ours"], reference_cpu_s=med_cpu["reference"],
+               speedup_cpu_time=med_cpu["reference"] / med_cpu["ours"])
     if with_dense:
-        out.update(dense_finetune_s=med["dense_finetune"], dense_over_mae_time=med["dense_finetune"] / med["ours"])
-    out["all_s"] = times
+        out.update(dense_finetune_s=med["dense_finetune"], dense_over_mae_time=med["dense_finetune"] / med["ours"],
+                   dense_over_mae_cpu_time=med_cpu["dense_finetune"] / med_cpu["ours"])
+    out["all_wall_s"], out["all_cpu_s"] = times, cpu
     return out
 
 
@@ -138,12 +151,15 @@ def main(argv=None):
     parser.add_argument("--mask-ratio", type=float, default=0.9)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"],
+                        help="autocast dtype of both MAE steps")
     parser.add_argument("--dense", action="store_true", help="also time our dense finetuning step")
     parser.add_argument("--flops", action="store_true", help="also count forward FLOPs, MAE vs dense finetune")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     result = compare_mae_step(args.model, args.batch, args.mask_ratio, args.repeats, threads=args.threads or None,
-                              with_dense=args.dense)
+                              with_dense=args.dense,
+                              dtype={"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype])
     if args.flops:
         result.update(mae_step_flops(args.model, 1, args.mask_ratio))
     print(json.dumps(result, indent=1))

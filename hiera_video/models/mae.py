@@ -240,7 +240,7 @@ class MaskedAutoencoderHiera(Hiera):
         B, K, Mf, _ = latent.shape
         x = self.decoder_embed(latent)
         D = x.shape[-1]
-        full = self.mask_token.view(1, 1, 1, D).expand(B, self.num_mask_units, Mf, D)
+        full = self.mask_token.to(x.dtype).view(1, 1, 1, D).expand(B, self.num_mask_units, Mf, D)
         full = full.scatter(1, keep_idx.view(B, K, 1, 1).expand(B, K, Mf, D), x)
         full = full.view(B, *self.mask_spatial_shape, *self.mu_final, D)
         x = _interleave(full, len(self.mu_final)).reshape(B, -1, D) + self.decoder_pos_embed
