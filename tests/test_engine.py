@@ -108,6 +108,8 @@ def test_demo_config_end_to_end_then_test_only_with_official_weights(data, tmp_p
     for kind in ("train_iter", "train_epoch", "val_epoch", "test"):
         assert f'"_type": "{kind}"' in log
     assert any(n.startswith("events.out.tfevents") for n in os.listdir(out / "tensorboard"))
+    for picture in ("training_curves.png", "confusion_matrix.png", "per_class_accuracy.csv"):
+        assert os.path.getsize(out / picture) > 100, picture  # made by run_net at the end of the test
 
     # Test only: the same weights as an official-format file give the same predictions.
     official = tmp_path / "official.pth"

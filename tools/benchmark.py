@@ -31,7 +31,7 @@ from hiera_video.models.flops import count_params, model_flops  # noqa: E402
 def flops_table(patterns):
     rows = []
     for name in list_models():
-        if not any(fnmatch.fnmatch(name, p) for p in patterns):
+        if name.startswith("mae_") or not any(fnmatch.fnmatch(name, p) for p in patterns):
             continue
         model = create_model(name)
         size = "x".join(map(str, model.input_size))
@@ -116,12 +116,14 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--mae", action="store_true",
+                        help="MAE training step (mask 0.9) vs the reference's, a dense step beside it, and their FLOPs")
     parser.add_argument("--json", default="", help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
-    if not (args.flops or args.model):
-        parser.error("choose what to measure: --flops and/or --model NAME")
+    if not (args.flops or args.model or args.mae):
+        parser.error("choose what to measure: --flops, --model NAME and/or --mae")
     rows = []
     if args.flops:
         print(f"{'model':26s} {'input':>12s} {'FLOPs':>16s} {'params':>17s}")
@@ -134,6 +136,14 @@ def main(argv=None):
                     rows += speed_rows(argparse.Namespace(**{**vars(args), "modes": [mode], "dtypes": dts}), device)
         else:
             rows += speed_rows(args, device)
+    if args.mae:
+        from hiera_video.benchmarking.mae_step import compare_mae_step, mae_step_flops
+
+        name = "mae_" + (args.model or "hiera_base_16x224")
+        flops = mae_step_flops(name)
+        timing = compare_mae_step(name, repeats=args.repeats, warmup=args.warmup, device=args.device, with_dense=True)
+        print(json.dumps({"flops": flops, "timing": timing}, indent=1))
+        rows.append(dict(mae=dict(flops=flops, timing=timing)))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)

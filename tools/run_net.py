@@ -13,6 +13,7 @@ from hiera_video.config import ConfigError, load_config, parse_args  # noqa: E40
 from hiera_video.engine.distributed import DeviceError, launch_job  # noqa: E402
 from hiera_video.engine.runner import run  # noqa: E402
 from hiera_video.engine.train import TrainingStopped  # noqa: E402
+from hiera_video.visualization import make_run_plots  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -20,6 +21,9 @@ def main(argv=None) -> int:
     try:
         cfg = load_config(args)
         launch_job(cfg, run, init_method=args.init_method)
+        if cfg.TEST.ENABLE and cfg.SHARD_ID == 0 and cfg.TASK == "classification":
+            for what, path in make_run_plots(cfg.OUTPUT_DIR).items():
+                print(f"{what}: {path}")
     except (ConfigError, DeviceError, FileNotFoundError, TrainingStopped) as e:
         print(f"run_net: error: {e}", file=sys.stderr)
         return 1

@@ -1,4 +1,5 @@
 from .hiera import Hiera
+from .mae import MaskedAutoencoderHiera, create_mae_model
 from .zoo import create_model, list_models, model_config
 
-__all__ = ["Hiera", "create_model", "list_models", "model_config"]
+__all__ = ["Hiera", "MaskedAutoencoderHiera", "create_mae_model", "create_model", "list_models", "model_config"]

@@ -32,20 +32,27 @@ for _size, _arch in SIZES.items():
     MODEL_CONFIGS[f"hiera_{_size}_16x224"] = {**VIDEO, **_arch}
 
 
+def _all_configs() -> Dict[str, dict]:
+    from .mae import MAE_CONFIGS  # mae.py builds on this module: import late
+
+    return {**MODEL_CONFIGS, **MAE_CONFIGS}
+
+
 def list_models(pattern: str = "*") -> List[str]:
-    """Names accepted by ``create_model`` (fnmatch ``pattern``)."""
+    """Names accepted by ``create_model`` (fnmatch ``pattern``): classifiers and ``mae_*`` pretraining models."""
     import fnmatch
 
-    return sorted(n for n in MODEL_CONFIGS if fnmatch.fnmatch(n, pattern))
+    return sorted(n for n in _all_configs() if fnmatch.fnmatch(n, pattern))
 
 
 def model_config(name: str) -> dict:
     """Constructor arguments of a named model; unknown names list the valid ones."""
-    if name not in MODEL_CONFIGS:
-        close = difflib.get_close_matches(name, MODEL_CONFIGS, n=3)
+    configs = _all_configs()
+    if name not in configs:
+        close = difflib.get_close_matches(name, configs, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise ValueError(f"unknown model '{name}'.{hint} Valid names: {', '.join(list_models())}")
-    return dict(MODEL_CONFIGS[name])
+    return dict(configs[name])
 
 
 def create_model(name: str, pretrained: Optional[str] = None, **overrides) -> nn.Module:
@@ -53,11 +60,16 @@ def create_model(name: str, pretrained: Optional[str] = None, **overrides) -> nn
 
     Args:
         name: one of ``list_models()``, e.g. ``"hiera_base_16x224"``.
+        name: ``mae_*`` names build the sparse MAE (``models.mae``) instead of a classifier.
         pretrained: local path or iopath URI of a ``{"model_state": state_dict}`` file
             (the public release's format, or this project's checkpoints).
         overrides: any ``Hiera`` argument, e.g. ``num_classes``, ``input_size``,
             ``drop_path_rate``, ``head_dropout``, ``in_chans``, ``act_checkpoint``.
     """
+    if name.startswith("mae_"):
+        from .mae import create_mae_model
+
+        return create_mae_model(name, pretrained=pretrained, **overrides)
     kwargs = model_config(name)
     kwargs.update(overrides)
     if "input_size" in kwargs:
