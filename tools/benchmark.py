@@ -2,6 +2,8 @@
 
     python tools/benchmark.py --flops                                # FLOPs / params table (paper tables 2, 4)
     python tools/benchmark.py --model hiera_base_16x224 --reference  # ours vs the reference, same run
+    python tools/benchmark.py --data                                 # decode clips/s per backend / worker
+    python tools/benchmark.py --mae                                  # sparse MAE step vs the reference
     python tools/benchmark.py --model hiera_base_16x224 --modes infer train --dtypes fp32 bf16 \
         --batch-sizes 1 2 4 --compile --json out.json
 
@@ -116,14 +118,17 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--data", action="store_true",
+                        help="training-loader clips/s per decoding backend and worker count (16x4, 224 crop, 320p files)")
+    parser.add_argument("--workers", nargs="+", type=int, default=[0, 1], help="loader workers to time (--data)")
     parser.add_argument("--mae", action="store_true",
                         help="MAE training step (mask 0.9) vs the reference's, a dense step beside it, and their FLOPs")
     parser.add_argument("--json", default="", help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
-    if not (args.flops or args.model or args.mae):
-        parser.error("choose what to measure: --flops, --model NAME and/or --mae")
+    if not (args.flops or args.model or args.mae or args.data):
+        parser.error("choose what to measure: --flops, --model NAME, --mae and/or --data")
     rows = []
     if args.flops:
         print(f"{'model':26s} {'input':>12s} {'FLOPs':>16s} {'params':>17s}")
@@ -136,6 +141,15 @@ def main(argv=None):
                     rows += speed_rows(argparse.Namespace(**{**vars(args), "modes": [mode], "dtypes": dts}), device)
         else:
             rows += speed_rows(args, device)
+    if args.data:
+        from hiera_video.config import get_cfg
+        from hiera_video.data.throughput import measure_data_throughput
+
+        for row in measure_data_throughput(get_cfg(), num_workers=args.workers):
+            print(f"data {row['backend']:6s} workers {row['workers']}: {row['clips_per_s']:7.2f} clips/s "
+                  f"({row['clips_per_s_per_worker']:.2f} per worker) at {row['num_frames']}x{row['sampling_rate']}, "
+                  f"{row['crop']} crop, {row['source']}", flush=True)
+            rows.append(dict(data=row))
     if args.mae:
         from hiera_video.benchmarking.mae_step import compare_mae_step, mae_step_flops
 
