@@ -1,6 +1,6 @@
 """Top-5 classes of a model on your own video (CPU is fine).
 
-    python tools/demo_net.py --cfg configs/Synthetic/HIERA_DEMO.yaml --checkpoint CKPT --video clip.mp4
+    python tools/demo_net.py --cfg configs/Synthetic/HIERA_TINY_DEMO.yaml --checkpoint CKPT --video clip.mp4
     python tools/demo_net.py --cfg ... --checkpoint CKPT --video clip.mp4 --output clip_top5.mp4
 
 Multi-view by default (TEST.NUM_ENSEMBLE_VIEWS clips x TEST.NUM_SPATIAL_CROPS crops, softmax

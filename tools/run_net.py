@@ -1,6 +1,6 @@
 """Train and/or test a Hiera video model (PySlowFast command line).
 
-    python tools/run_net.py --cfg configs/Synthetic/HIERA_T_DEMO.yaml [KEY VALUE ...]
+    python tools/run_net.py --cfg configs/Synthetic/HIERA_TINY_DEMO.yaml [KEY VALUE ...]
     python tools/run_net.py --cfg CFG TRAIN.ENABLE False TEST.CHECKPOINT_FILE_PATH ckpt.pyth
     # several machines: --init_method tcp://HOST:PORT --num_shards N --shard_id I; or torchrun
 """
@@ -10,6 +10,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from hiera_video.config import ConfigError, load_config, parse_args  # noqa: E402
+from hiera_video.data.loader import TooManyBadVideos  # noqa: E402
 from hiera_video.engine.distributed import DeviceError, launch_job  # noqa: E402
 from hiera_video.engine.runner import run  # noqa: E402
 from hiera_video.engine.train import TrainingStopped  # noqa: E402
@@ -24,7 +25,7 @@ def main(argv=None) -> int:
         if cfg.TEST.ENABLE and cfg.SHARD_ID == 0 and cfg.TASK == "classification":
             for what, path in make_run_plots(cfg.OUTPUT_DIR).items():
                 print(f"{what}: {path}")
-    except (ConfigError, DeviceError, FileNotFoundError, TrainingStopped) as e:
+    except (ConfigError, DeviceError, FileNotFoundError, TrainingStopped, TooManyBadVideos) as e:
         print(f"run_net: error: {e}", file=sys.stderr)
         return 1
     return 0
