@@ -113,3 +113,14 @@ def test_generates_into_an_existing_empty_folder_via_the_cli(tmp_path):
 def test_bad_sizes_are_rejected(tmp_path):
     with pytest.raises(ValueError, match="SIZE must be even"):
         syn.generate(str(tmp_path / "x"), 1, 1, 1, 8, 33)
+
+
+def test_moving_shape_is_lighter_than_its_background():
+    """Fixed contrast polarity (module docstring): inside the shape is lighter than around it."""
+    for n in range(30):
+        app, label = syn.clip_spec(0, "train", n, 64)
+        with_shape = syn.render_clip(app, label, 1, 64).astype(float).mean(-1)[0]
+        background = syn._background(app, 64).mean(-1)
+        inside = np.abs(with_shape - background) > 30
+        assert inside.sum() > 50, n
+        assert with_shape[inside].mean() > background[inside].mean() + 60, n

@@ -4,7 +4,10 @@ Six classes: a shape moves left / right / up / down, or turns clockwise /
 counter-clockwise in place. Every clip draws its *appearance* (shape among triangle, L, T,
 ellipse, bar; size; stripes; start position and orientation; speed; colours; textured
 background; an optional static distractor shape; per-frame noise) independently of its
-class; the class only sets the dynamics. Frame 0 of a clip is therefore the same image
+class; the class only sets the dynamics. The moving shape is always lighter than the
+background (any hue): with random contrast polarity the direction of motion is only a
+second-order cue, and neither a small Hiera nor a small 3-D CNN got above chance on it
+within a CPU demo's budget; with fixed polarity a tiny Hiera reaches 100% in ~200 steps. Frame 0 of a clip is therefore the same image
 whatever the class, and since positions and orientations are uniform (the frame wraps
 around like a torus) every later frame has the same distribution too: no single frame
 gives the answer, only motion does. Playing a clip backwards gives a clip of the opposite
@@ -62,7 +65,7 @@ class Appearance:
 def sample_appearance(rng: np.random.Generator, size: int) -> Appearance:
     """Draw an appearance; its distribution does not depend on the class."""
     s = size / 64.0
-    fg = rng.integers(0, 256, 3)
+    fg = 150 + rng.integers(0, 106, 3)  # light shape on a dark background (see module docstring)
     return Appearance(
         shape=str(rng.choice(SHAPES)), radius=float(rng.uniform(12, 17) * s),
         pos0=(float(rng.uniform(0, size)), float(rng.uniform(0, size))), angle0=float(rng.uniform(0, 360)),
@@ -70,7 +73,7 @@ def sample_appearance(rng: np.random.Generator, size: int) -> Appearance:
         fg=tuple(int(c) for c in fg), background_seed=int(rng.integers(2**31)),
         distractor=bool(rng.random() < 0.25), noise_sigma=float(rng.uniform(0, 5)),
         noise_seed=int(rng.integers(2**31)), stripe_period=float(rng.uniform(4, 8) * s),
-        stripe_contrast=float(rng.uniform(0.4, 0.8)))
+        stripe_contrast=float(rng.uniform(0.1, 0.3)))
 
 
 def trajectory(app: Appearance, label: int, num_frames: int) -> np.ndarray:
@@ -111,17 +114,15 @@ def _shape_sdf(shape: str, u: np.ndarray, v: np.ndarray, r: float) -> np.ndarray
 def _background(app: Appearance, size: int) -> np.ndarray:
     """Static textured background, float [H, W, 3], plus an optional static distractor shape."""
     rng = np.random.default_rng(app.background_seed)
-    bg = rng.integers(0, 256, 3).astype(np.float64)
-    while np.abs(bg - np.array(app.fg)).sum() < 150:  # keep the moving shape visible
-        bg = rng.integers(0, 256, 3).astype(np.float64)
+    bg = rng.integers(0, 90, 3).astype(np.float64)  # dark: the shape (>= 150) stays visible
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
     img = np.broadcast_to(bg, (size, size, 3)).copy()
     for _ in range(2):  # low-frequency gratings
         theta, freq, phase = rng.uniform(0, np.pi), rng.uniform(0.5, 3) * 2 * np.pi / size, rng.uniform(0, 6.3)
-        amp = rng.uniform(0, 20) * rng.choice([-1, 1], 3)
+        amp = rng.uniform(0, 10) * rng.choice([-1, 1], 3)
         img += np.sin(freq * (xx * np.cos(theta) + yy * np.sin(theta)) + phase)[..., None] * amp
     if app.distractor:
-        col = rng.integers(0, 256, 3)
+        col = rng.integers(40, 130, 3)  # darker than the moving shape
         cx, cy, ang = rng.uniform(0, size), rng.uniform(0, size), np.deg2rad(rng.uniform(0, 360))
         dx, dy = (xx - cx + size / 2) % size - size / 2, (yy - cy + size / 2) % size - size / 2
         u, v = dx * np.cos(ang) + dy * np.sin(ang), -dx * np.sin(ang) + dy * np.cos(ang)
