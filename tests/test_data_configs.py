@@ -1,4 +1,4 @@
-"""configs/Kinetics, configs/SSv2, configs/Synthetic: valid keys and the paper's settings."""
+"""configs/Kinetics, configs/SSv2, configs/MAE, configs/Synthetic: valid keys and the paper's settings."""
 import glob
 import os
 
@@ -9,7 +9,7 @@ from hiera_video.config.loading import merge_file
 from hiera_video.config.validation import validate_cfg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", d, "*.yaml")) for d in ("Kinetics", "SSv2", "Synthetic"))
+CONFIGS = sorted(glob.glob(os.path.join(ROOT, "configs", d, "*.yaml")) for d in ("Kinetics", "SSv2", "MAE", "Synthetic"))
 CONFIGS = [p for group in CONFIGS for p in group]
 
 
@@ -47,6 +47,27 @@ def test_kinetics_configs_follow_table_11b(size, k):
     assert cfg.AUG.ENABLE and cfg.AUG.NUM_SAMPLE == 2 and cfg.AUG.AA_TYPE.startswith("rand-m7-")
     assert "mstd0.5" in cfg.AUG.AA_TYPE and cfg.TRAIN.BATCH_SIZE == 256
     assert cfg.TRAIN.CHECKPOINT_FILE_PATH.endswith(f"mae_hiera_{NAMES[size]}_16x224.pth")
+
+
+# table 11a (3200 effective epochs): drop path, lr at batch 512
+MAE = {"B": (0.1, 8e-4), "BPLUS": (0.2, 8e-4), "L": (0.2, 8e-4), "H": (0.4, 3.2e-4)}
+
+
+@pytest.mark.parametrize("size", MAE)
+def test_mae_configs_follow_table_11a(size):
+    cfg = _load(os.path.join(ROOT, "configs", "MAE", f"MAE_HIERA_{size}_16x4_K400.yaml"))
+    assert cfg.TASK == "mae" and cfg.MODEL.MODEL_NAME == f"hiera_{NAMES[size]}_16x224"
+    assert (cfg.HIERA.DROP_PATH_RATE, cfg.SOLVER.BASE_LR) == MAE[size]
+    assert (cfg.SOLVER.BASE_BATCH_SIZE, cfg.TRAIN.BATCH_SIZE) == (512, 512)
+    assert cfg.SOLVER.OPTIMIZING_METHOD == "adamw" and list(cfg.SOLVER.BETAS) == [0.9, 0.95]
+    assert cfg.SOLVER.WEIGHT_DECAY == 0.05 and cfg.SOLVER.LR_POLICY == "cosine"
+    repeats = cfg.DATA.TRAIN_CROP_NUM_TEMPORAL * cfg.AUG.NUM_SAMPLE
+    assert repeats == 4  # effective epochs = passes x repeated samples
+    assert (cfg.SOLVER.WARMUP_EPOCHS * repeats, cfg.SOLVER.MAX_EPOCH * repeats) == (120, 3200)
+    assert cfg.DATA.TRAIN_CROP_MODE == "random_resized" and list(cfg.DATA.TRAIN_JITTER_SCALES_RELATIVE) == [0.5, 1.0]
+    assert cfg.DATA.RANDOM_FLIP and not cfg.AUG.ENABLE and not cfg.MIXUP.ENABLE
+    assert (cfg.MASK.MASK_RATIO, cfg.HIERA.DECODER_DEPTH, cfg.HIERA.DECODER_NUM_HEADS) == (0.9, 8, 8)
+    assert (cfg.DATA.NUM_FRAMES, cfg.DATA.SAMPLING_RATE, cfg.DATA.TRAIN_CROP_SIZE) == (16, 4, 224)
 
 
 def test_ssv2_configs_follow_table_12b():

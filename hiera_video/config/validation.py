@@ -97,6 +97,17 @@ def validate_cfg(cfg: CfgNode) -> None:
         _require(m.LOSS_FUNC != "cross_entropy", "MODEL.LOSS_FUNC", m.LOSS_FUNC,
                  "mixup/cutmix give soft targets: use soft_cross_entropy or bce")
 
+    if cfg.TASK == "mae":
+        k = cfg.MASK
+        _require(0 < k.MASK_RATIO < 1, "MASK.MASK_RATIO", k.MASK_RATIO,
+                 "must be in (0, 1): the fraction of mask units deleted (0.9 for video, 0.6 for images)")
+        _require(k.TARGET in ("pixel", "hog"), "MASK.TARGET", k.TARGET, "expected pixel or hog")
+        _require(not x.ENABLE, "MIXUP.ENABLE", x.ENABLE, "mixup/cutmix needs labels; MAE pretraining has none")
+        for key in ("DECODER_EMBED_DIM", "DECODER_DEPTH", "DECODER_NUM_HEADS"):
+            _require(cfg.HIERA[key] >= 1, f"HIERA.{key}", cfg.HIERA[key], "must be >= 1")
+        _require(cfg.HIERA.DECODER_EMBED_DIM % cfg.HIERA.DECODER_NUM_HEADS == 0, "HIERA.DECODER_NUM_HEADS",
+                 cfg.HIERA.DECODER_NUM_HEADS, f"must divide HIERA.DECODER_EMBED_DIM={cfg.HIERA.DECODER_EMBED_DIM}")
+
     if cfg.TASK == "detection":
         _require(m.LOSS_FUNC in ("bce", "cross_entropy"), "MODEL.LOSS_FUNC", m.LOSS_FUNC,
                  "TASK detection expects bce (multi-label sigmoid) or cross_entropy (softmax)")

@@ -2,20 +2,7 @@
 
 The train loop and run_net only talk to a ``Task``; a new task (``mae``, ``detection``)
 registers a subclass with ``@register_task("name")`` and needs no change to the loop.
-For example, MAE pretraining (its model returns ``(loss, pred, label, keep_mask)``)::
-
-    @register_task("mae")
-    class MAETask(Task):
-        find_unused_parameters = False
-        def build_model(self, for_test=False):
-            return create_mae_model("mae_" + self.cfg.MODEL.MODEL_NAME, **mae_kwargs(self.cfg))
-        def load_train_init(self, model, path):
-            load_mae_pretrained(model, path)
-        def training_step(self, model, batch, device):
-            loss, _, _, _ = model(batch["video"].to(device), mask_ratio=self.cfg.MASK.MASK_RATIO)
-            return loss, {}
-        def evaluate(self, model, loader, device, autocast):
-            ...  # mean reconstruction loss over the val loader, summed over ranks
+``pretrain.py`` (TASK mae) and ``detection.py`` (TASK detection) are examples.
 
 The module defining it must be imported here (below) so that TASK validation knows it.
 """
@@ -137,4 +124,4 @@ class ClassificationTask(Task):
         return test_results(res, loader.dataset, checkpoint)
 
 
-from . import detection  # noqa: E402,F401  (registers "detection")
+from . import detection, pretrain  # noqa: E402,F401  (register "detection" and "mae")

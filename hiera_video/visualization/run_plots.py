@@ -33,7 +33,7 @@ def _epoch(record: Dict) -> int:
 
 
 def plot_training_curves(stats: List[Dict], path: str) -> Optional[str]:
-    """Loss, learning rate and top-1 (train and val) per epoch; None when there is no epoch."""
+    """Loss, learning rate and top-1 if logged (train and val) per epoch; None when there is no epoch."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -43,8 +43,10 @@ def plot_training_curves(stats: List[Dict], path: str) -> Optional[str]:
     val = [r for r in stats if r.get("_type") == "val_epoch"]
     if not train:
         return None
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    series = [("loss", "loss"), ("lr", "learning rate"), ("top1", "top-1 (%)")]
+    series = [("loss", "loss"), ("lr", "learning rate")]
+    if any("top1" in r for r in train + val):  # classification (MAE pretraining has none)
+        series.append(("top1", "top-1 (%)"))
+    fig, axes = plt.subplots(1, len(series), figsize=(4.4 * len(series), 3.6))
     for ax, (key, title) in zip(axes, series):
         points = [(_epoch(r), r[key]) for r in train if r.get(key) is not None]
         if points:
