@@ -37,3 +37,28 @@ def test_flops_rows(tmp_path):
 def test_nothing_to_measure_is_an_error():
     run = subprocess.run([sys.executable, "tools/benchmark.py"], capture_output=True, text=True, timeout=120)
     assert run.returncode != 0 and "choose what to measure" in run.stderr
+
+
+def test_act_checkpoint_rows(tmp_path):
+    out = tmp_path / "act_checkpoint.json"
+    run = subprocess.run([sys.executable, "tools/benchmark.py", "--act-checkpoint", "--model", "hiera_tiny_224",
+                          "--repeats", "1", "--warmup", "0", "--device", "cpu", "--json", str(out)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    (row,) = json.loads(out.read_text())
+    assert (row["model"], row["mode"], row["dtype"], row["batch"]) == ("hiera_tiny_224", "train", "fp32", 1)
+    for variant in ("off", "on"):
+        stats = row[variant]
+        assert {"median_s", "min_s", "max_s", "seconds", "clips_per_s", "peak_memory_mb",
+                "memory_before_step_mb"} <= set(stats)
+        assert len(stats["seconds"]) == 1 and stats["clips_per_s"] > 0
+        assert stats["peak_memory_mb"] > 0 and stats["memory_before_step_mb"] > 0
+    assert row["time_ratio"] == pytest.approx(row["on"]["median_s"] / row["off"]["median_s"])
+    assert row["memory_ratio"] == pytest.approx(row["on"]["peak_memory_mb"] / row["off"]["peak_memory_mb"])
+    assert "on/off: time" in run.stdout
+
+
+def test_act_checkpoint_needs_a_model():
+    run = subprocess.run([sys.executable, "tools/benchmark.py", "--act-checkpoint", "--flops", "--models", "none"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "--act-checkpoint needs --model" in run.stderr

@@ -6,6 +6,7 @@
     python tools/benchmark.py --mae                                  # sparse MAE step vs the reference
     python tools/benchmark.py --model hiera_base_16x224 --modes infer train --dtypes fp32 bf16 \
         --batch-sizes 1 2 4 --compile --json out.json
+    python tools/benchmark.py --act-checkpoint --model hiera_large_16x224 hiera_huge_16x224  # training memory
 
 Rows are timed interleaved (ours, reference, ours, ...) after warm-up; medians with min/max.
 Achieved FLOP/s uses the fvcore count (attention included, x2 for multiply-adds, x3 for a
@@ -24,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
 from hiera_video import create_model, list_models  # noqa: E402
+from hiera_video.benchmarking.act_checkpoint import act_checkpoint_rows  # noqa: E402
 from hiera_video.benchmarking.pairs import DTYPES, inference_step, make_pair, training_step  # noqa: E402
 from hiera_video.benchmarking.timing import (interleaved, matmul_peak_tflops, peak_memory_mb,  # noqa: E402
                                              reset_peak_memory, summarize)
@@ -108,7 +110,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--flops", action="store_true", help="print FLOPs (attention included) and parameters")
     parser.add_argument("--models", nargs="+", default=["*"], help="fnmatch patterns of model names (--flops)")
-    parser.add_argument("--model", default="", help="model to time, e.g. hiera_base_16x224")
+    parser.add_argument("--model", nargs="+", default=[], help="model(s) to time, e.g. hiera_base_16x224")
     parser.add_argument("--reference", action="store_true", help="time the reference implementation beside ours")
     parser.add_argument("--modes", nargs="+", default=["infer", "train"], choices=["infer", "train"])
     parser.add_argument("--dtypes", nargs="+", default=None, choices=list(DTYPES),
@@ -123,24 +125,35 @@ def main(argv=None):
     parser.add_argument("--workers", nargs="+", type=int, default=[0, 1], help="loader workers to time (--data)")
     parser.add_argument("--mae", action="store_true",
                         help="MAE training step (mask 0.9) vs the reference's, a dense step beside it, and their FLOPs")
+    parser.add_argument("--act-checkpoint", action="store_true",
+                        help="fp32 training step of each --model with activation checkpointing off and on: "
+                             "time (interleaved) and peak memory (fresh process per variant)")
     parser.add_argument("--json", default="", help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     if not (args.flops or args.model or args.mae or args.data):
         parser.error("choose what to measure: --flops, --model NAME, --mae and/or --data")
+    if args.act_checkpoint and not args.model:
+        parser.error("--act-checkpoint needs --model NAME [NAME ...]")
     rows = []
     if args.flops:
         print(f"{'model':26s} {'input':>12s} {'FLOPs':>16s} {'params':>17s}")
         rows += flops_table(args.models)
-    if args.model:
+    if args.model and args.act_checkpoint:
         device = torch.device(args.device)
-        if args.dtypes is None:  # the CPU targets: inference fp32 + bf16, training fp32
-            for mode, dts in (("infer", ["fp32", "bf16"]), ("train", ["fp32"])):
-                if mode in args.modes:
-                    rows += speed_rows(argparse.Namespace(**{**vars(args), "modes": [mode], "dtypes": dts}), device)
-        else:
-            rows += speed_rows(args, device)
+        rows += act_checkpoint_rows(args.model, args.batch_sizes, device, args.warmup, args.repeats,
+                                    device_name(device))
+    elif args.model:
+        device = torch.device(args.device)
+        for name in args.model:
+            one = {**vars(args), "model": name}
+            if args.dtypes is None:  # the CPU targets: inference fp32 + bf16, training fp32
+                for mode, dts in (("infer", ["fp32", "bf16"]), ("train", ["fp32"])):
+                    if mode in args.modes:
+                        rows += speed_rows(argparse.Namespace(**{**one, "modes": [mode], "dtypes": dts}), device)
+            else:
+                rows += speed_rows(argparse.Namespace(**one), device)
     if args.data:
         from hiera_video.config import get_cfg
         from hiera_video.data.throughput import measure_data_throughput
@@ -153,7 +166,7 @@ def main(argv=None):
     if args.mae:
         from hiera_video.benchmarking.mae_step import compare_mae_step, mae_step_flops
 
-        name = "mae_" + (args.model or "hiera_base_16x224")
+        name = "mae_" + (args.model[0] if args.model else "hiera_base_16x224")
         flops = mae_step_flops(name)
         timing = compare_mae_step(name, repeats=args.repeats, warmup=args.warmup, device=args.device, with_dense=True)
         print(json.dumps({"flops": flops, "timing": timing}, indent=1))

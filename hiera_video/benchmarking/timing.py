@@ -27,14 +27,25 @@ def peak_memory_mb(device: torch.device) -> Optional[float]:
     """Peak memory since ``reset_peak_memory``: CUDA allocated, or the CPU process's peak RSS."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
+    return _proc_status_mb("VmHWM:")
+
+
+def _proc_status_mb(field: str) -> Optional[float]:
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field):
                     return int(line.split()[1]) / 1024
     except OSError:
         return None
     return None
+
+
+def current_memory_mb(device: torch.device) -> Optional[float]:
+    """Memory in use now: CUDA allocated, or the CPU process's RSS."""
+    if device.type == "cuda":
+        return torch.cuda.memory_allocated(device) / 2**20
+    return _proc_status_mb("VmRSS:")
 
 
 def time_once(fn: Callable[[], object], device: torch.device) -> float:
