@@ -2,6 +2,7 @@
 multi-view test (if TEST.ENABLE)."""
 import contextlib
 import functools
+import gc
 import json
 import logging
 import os
@@ -57,6 +58,9 @@ def run(cfg) -> Optional[dict]:
     if cfg.TRAIN.ENABLE:
         checkpoint = train(cfg, task)
     if cfg.TEST.ENABLE:
+        # Training's loader iterators can sit in reference cycles; collected later, inside the test
+        # loader's forked workers, they print "can only test a child process" tracebacks.
+        gc.collect()
         # PySlowFast's order: the named file, else this run's (or an earlier run's) last checkpoint.
         last = checkpoint or Checkpointer(cfg.OUTPUT_DIR).last()
         return test(cfg, task, cfg.TEST.CHECKPOINT_FILE_PATH or last)
