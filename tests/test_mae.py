@@ -159,7 +159,7 @@ def test_mae_checkpoint_into_classifier_and_back(tmp_path, caplog):
     arch = dict(input_size=(4, 64, 64), embed_dim=16, num_heads=1, stages=(1, 1, 1, 1))
     with caplog.at_level(logging.INFO, logger="hiera_video"):
         clf = create_model("hiera_base_16x224", pretrained=mae_path, num_classes=5, **arch)
-    assert "ignoring decoder parts" in caplog.text
+    assert "ignoring its MAE-only parts" in caplog.text
     torch.testing.assert_close(clf.blocks[2].attn.qkv.weight, mae.blocks[2].attn.qkv.weight)
     torch.testing.assert_close(clf.pos_embed_spatial, mae.pos_embed_spatial)
 

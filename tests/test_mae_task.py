@@ -67,23 +67,48 @@ def test_mae_pretraining_logs_checkpoints_resumes_and_finetunes(data, tmp_path, 
     with caplog.at_level("INFO"):
         ClassificationTask(ft_cfg).load_train_init(classifier, os.path.join(
             cfg.OUTPUT_DIR, "checkpoints", "checkpoint_epoch_00003.pyth"))
-    assert "ignoring decoder parts" in caplog.text and "head.projection.weight" in caplog.text
+    assert "ignoring its MAE-only parts" in caplog.text and "head.projection.weight" in caplog.text
     own = classifier.state_dict()
     encoder_keys = [k for k in own if k.startswith(("blocks.", "patch_embed.", "pos_embed"))]
     assert encoder_keys and all(torch.equal(own[k], last["model_state"][k]) for k in encoder_keys)
 
 
-def test_mae_validation_loss_uses_a_fixed_mask(data, tmp_path):
+def test_mae_validation_loss_uses_a_fixed_mask_per_clip(data, tmp_path):
     from hiera_video.data import build_loader
 
-    cfg = load_config(parse_args(_small(data, tmp_path)))
+    cfg = load_config(parse_args(_small(data, tmp_path, "TEST.BATCH_SIZE", "4")))
     task = TASKS["mae"](cfg)
     model = task.build_model()
-    loader = build_loader(cfg, "val")
-    first = task.evaluate(model, loader, torch.device("cpu"), contextlib.nullcontext)
+    first = task.evaluate(model, build_loader(cfg, "val"), torch.device("cpu"), contextlib.nullcontext)
     torch.manual_seed(123)  # the global stream must not matter
-    second = task.evaluate(model, loader, torch.device("cpu"), contextlib.nullcontext)
+    second = task.evaluate(model, build_loader(cfg, "val"), torch.device("cpu"), contextlib.nullcontext)
     assert first == second and first["num_clips"] == 6
+    # Nor the batch size: each clip's mask comes from its video.
+    cfg.defrost()
+    cfg.TEST.BATCH_SIZE = 1
+    third = task.evaluate(model, build_loader(cfg, "val"), torch.device("cpu"), contextlib.nullcontext)
+    assert third["loss"] == pytest.approx(first["loss"], rel=1e-5)
+
+
+def test_mae_test_refuses_a_classifier_checkpoint(data, tmp_path):
+    cfg = load_config(parse_args(_small(data, tmp_path)))
+    task = TASKS["mae"](cfg)
+    classifier = build_model(load_config(parse_args(["--cfg", "configs/Synthetic/HIERA_TINY_DEMO.yaml",
+                                                     "DATA.NUM_FRAMES", "4", "OUTPUT_DIR", str(tmp_path)])))
+    path = tmp_path / "classifier.pth"
+    torch.save({"model_state": classifier.state_dict()}, path)
+    with pytest.raises(ValueError, match="no MAE decoder"):
+        task.load_test_weights(task.build_model(for_test=True), str(path))
+
+
+def test_hog_target_trains_under_bf16_autocast(data, tmp_path):
+    cfg = load_config(parse_args(_small(data, tmp_path, "MASK.TARGET", "hog")))
+    model = TASKS["mae"](cfg).build_model()
+    x = torch.randn(2, 3, 4, 64, 64)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = model(x, mask_ratio=0.75)[0]
+    loss.backward()
+    assert torch.isfinite(loss) and model.decoder_pred.weight.grad is not None
 
 
 @pytest.mark.parametrize("opts, match", [
@@ -92,6 +117,7 @@ def test_mae_validation_loss_uses_a_fixed_mask(data, tmp_path):
     (["MASK.TARGET", "depth"], "pixel or hog"),
     (["MIXUP.ENABLE", "True"], "MAE pretraining has none"),
     (["HIERA.DECODER_NUM_HEADS", "3"], "must divide HIERA.DECODER_EMBED_DIM"),
+    (["TRAIN.DATASET", "ava"], "not AVA keyframes"),
 ])
 def test_mae_config_errors_name_the_key(data, tmp_path, opts, match):
     with pytest.raises(ConfigError, match=match):

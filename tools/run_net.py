@@ -22,7 +22,7 @@ def main(argv=None) -> int:
     try:
         cfg = load_config(args)
         launch_job(cfg, run, init_method=args.init_method)
-        pictures = cfg.TASK == "classification" and cfg.TEST.ENABLE or cfg.TASK == "mae" and cfg.TRAIN.ENABLE
+        pictures = cfg.TRAIN.ENABLE or cfg.TASK == "classification" and cfg.TEST.ENABLE
         if pictures and cfg.SHARD_ID == 0:
             for what, path in make_run_plots(cfg.OUTPUT_DIR).items():
                 print(f"{what}: {path}")

@@ -103,6 +103,10 @@ def validate_cfg(cfg: CfgNode) -> None:
                  "must be in (0, 1): the fraction of mask units deleted (0.9 for video, 0.6 for images)")
         _require(k.TARGET in ("pixel", "hog"), "MASK.TARGET", k.TARGET, "expected pixel or hog")
         _require(not x.ENABLE, "MIXUP.ENABLE", x.ENABLE, "mixup/cutmix needs labels; MAE pretraining has none")
+        for key in ("TRAIN.DATASET", "TEST.DATASET"):
+            section, name = key.split(".")
+            _require(cfg[section][name].lower() != "ava", key, cfg[section][name],
+                     "TASK mae reads video clips (kinetics or ssv2), not AVA keyframes")
         for key in ("DECODER_EMBED_DIM", "DECODER_DEPTH", "DECODER_NUM_HEADS"):
             _require(cfg.HIERA[key] >= 1, f"HIERA.{key}", cfg.HIERA[key], "must be >= 1")
         _require(cfg.HIERA.DECODER_EMBED_DIM % cfg.HIERA.DECODER_NUM_HEADS == 0, "HIERA.DECODER_NUM_HEADS",

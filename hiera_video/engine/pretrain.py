@@ -6,9 +6,9 @@ HIERA.DECODER_{EMBED_DIM,DEPTH,NUM_HEADS} and the masking from MASK.* (MASK_RATI
 ``pixel`` | ``hog``, NORM_PIX_LOSS). Labels are ignored.
 
 Step: the model's masked reconstruction loss; json_stats also get ``mask_fraction`` (the
-fraction of mask units deleted). Validation and test: the mean loss over the loader with a
-mask drawn from a fixed seed (RNG_SEED and the batch number), so numbers compare across
-epochs and runs. TRAIN.CHECKPOINT_FILE_PATH may be an MAE checkpoint (continue) or a
+fraction of mask units deleted). Validation and test: the mean loss over the loader with
+each clip's mask drawn from RNG_SEED, its video and its view, so numbers compare across
+epochs and runs whatever the batch size or process count. TRAIN.CHECKPOINT_FILE_PATH may be an MAE checkpoint (continue) or a
 classifier (encoder loaded, decoder fresh, logged). Checkpoints keep the official MAE key
 names, so finetuning (TASK classification) initialises from them like from the release's.
 """
@@ -18,9 +18,10 @@ import torch
 
 from hiera_video.config.loading import ConfigError
 from hiera_video.models.mae import create_mae_model, load_mae_pretrained
+from hiera_video.models.pretrained import MAE_ONLY_PREFIXES, read_state_dict
 
 from .build import model_kwargs
-from .distributed import all_reduce_sum, get_rank
+from .distributed import all_reduce_sum
 from .tasks import Task, register_task
 
 
@@ -50,6 +51,10 @@ class MAETask(Task):
         load_mae_pretrained(model, path)
 
     def load_test_weights(self, model, path: str) -> None:
+        """An MAE checkpoint only: a classifier's would leave the decoder random."""
+        if not any(k.startswith(MAE_ONLY_PREFIXES) for k in read_state_dict(path)):
+            raise ValueError(f"{path} has no MAE decoder (a classifier checkpoint?); TASK mae tests the "
+                             "reconstruction loss of an MAE checkpoint")
         load_mae_pretrained(model, path)
 
     def training_step(self, model, batch: Dict, device):
@@ -63,21 +68,28 @@ class MAETask(Task):
         was_training = model.training
         model.eval()
         totals = torch.zeros(2, dtype=torch.float64)  # loss x clips, clips
-        for i, batch in enumerate(loader):
+        kept = model.num_kept(self.cfg.MASK.MASK_RATIO)
+        for batch in loader:
             ok = batch["ok"].bool() if "ok" in batch else torch.ones(len(batch["label"]), dtype=torch.bool)
             if not ok.any():
                 continue
             video = batch["video"][ok].to(device, non_blocking=True)
-            g = torch.Generator().manual_seed(self.cfg.RNG_SEED * 1_000_003 + get_rank() * 100_003 + i)
-            noise = torch.rand(video.shape[0], model.num_mask_units, generator=g)
-            keep = noise.argsort(dim=1)[:, :model.num_kept(self.cfg.MASK.MASK_RATIO)]
+            # One mask per clip from (seed, video, view): the same whatever the batch size or process count.
+            views = batch["view"][ok] if "view" in batch else torch.zeros(int(ok.sum()), dtype=torch.long)
+            noise = torch.stack([
+                torch.rand(model.num_mask_units, generator=torch.Generator().manual_seed(
+                    (self.cfg.RNG_SEED * 1_000_003 + int(index)) * 1_009 + int(view)))
+                for index, view in zip(batch["index"][ok], views)])
+            keep = noise.argsort(dim=1)[:, :kept]
             mask = torch.zeros_like(noise, dtype=torch.bool).scatter_(1, keep, True).to(device)
             with autocast():
                 loss = model(video, mask=mask)[0]
             totals += torch.tensor([float(loss) * video.shape[0], video.shape[0]], dtype=torch.float64)
         model.train(was_training)
         totals = all_reduce_sum(totals.to(device)).cpu()
-        return {"loss": float(totals[0] / max(1.0, float(totals[1]))), "num_clips": int(totals[1])}
+        if totals[1] == 0:
+            raise RuntimeError("no clip could be decoded for the MAE loss (see the decode warnings above)")
+        return {"loss": float(totals[0] / totals[1]), "num_clips": int(totals[1])}
 
     def evaluate(self, model, loader, device, autocast):
         return self.mean_loss(model, loader, device, autocast)

@@ -154,15 +154,16 @@ def test(cfg, task, checkpoint: Optional[str]) -> Optional[dict]:
     task.load_test_weights(model, checkpoint)
     loader = build_loader(cfg, "test")
     results = task.test(model, loader, device, make_autocast(cfg, device), checkpoint)
-    predictions = results.pop("predictions", [])
+    predictions = results.pop("predictions", None)
     if is_main_process():
         g_pathmgr.mkdirs(cfg.OUTPUT_DIR)
         results_path = _resolve(cfg, cfg.TEST.SAVE_RESULTS_PATH)
-        pred_path = _resolve(cfg, cfg.TEST.SAVE_PREDICTIONS_PATH)
-        results["predictions_file"] = pred_path
-        with g_pathmgr.open(pred_path, "w") as f:
-            for row in predictions:
-                f.write(json.dumps(row) + "\n")
+        if predictions is not None:  # per-video rows (classification)
+            pred_path = _resolve(cfg, cfg.TEST.SAVE_PREDICTIONS_PATH)
+            results["predictions_file"] = pred_path
+            with g_pathmgr.open(pred_path, "w") as f:
+                for row in predictions:
+                    f.write(json.dumps(row) + "\n")
         with g_pathmgr.open(results_path, "w") as f:
             json.dump(results, f, indent=2)
         log_json_stats({"_type": "test", **{k: v for k, v in results.items() if k != "failed_videos"},
@@ -170,6 +171,9 @@ def test(cfg, task, checkpoint: Optional[str]) -> Optional[dict]:
         if "top1" in results:  # classification (TASK detection logs its own mAP summary)
             logger.info("test: top1 %.2f%%, top5 %.2f%% over %d videos x %d views; wrote %s",
                         results["top1"], results["top5"], results["num_videos"], results["num_views"], results_path)
+        elif cfg.TASK == "mae":
+            logger.info("test: MAE reconstruction loss %.4f over %d clips (mask ratio %g); wrote %s",
+                        results["loss"], results["num_clips"], results["mask_ratio"], results_path)
     barrier()
     return results if is_main_process() else None
 

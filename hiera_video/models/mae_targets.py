@@ -108,7 +108,10 @@ def make_target(x: torch.Tensor, target: str, patch: int, time_stride: int, norm
         if target == "pixel":
             return pixel_target(x, patch, time_stride, norm=norm_pix)
         if target == "hog":
-            return hog_target(x, patch, time_stride)
+            # HOG's gradient convolutions would run in bf16/fp16 under autocast and the
+            # histogram scatter needs one dtype: compute the target in fp32.
+            with torch.autocast(x.device.type, enabled=False):
+                return hog_target(x.float(), patch, time_stride)
     raise ValueError(f"unknown MAE target '{target}'; expected 'pixel' or 'hog'")
 
 

@@ -82,7 +82,7 @@ def load_pretrained(model, path: str) -> None:
     state = read_state_dict(path)
     dropped = sorted({k.split(".")[0] for k in state if k.startswith(MAE_ONLY_PREFIXES)})
     if dropped:
-        logger.info("%s: MAE checkpoint; ignoring decoder parts %s", path, dropped)
+        logger.info("%s: MAE checkpoint; ignoring its MAE-only parts (decoder, fusion, mask token) %s", path, dropped)
         state = {k: v for k, v in state.items() if not k.startswith(MAE_ONLY_PREFIXES)}
     own = model.state_dict()
     head_w = state.get("head.projection.weight")
