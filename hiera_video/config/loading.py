@@ -29,20 +29,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def all_keys(cfg: CfgNode, prefix: str = "") -> List[str]:
-    """Dotted names of every leaf key, e.g. ``TRAIN.BATCH_SIZE``."""
+def all_keys(cfg: Dict, prefix: str = "") -> List[str]:
+    """Dotted names of every leaf key of a CfgNode or a loaded YAML dict, e.g. ``TRAIN.BATCH_SIZE``."""
     keys = []
     for k, v in cfg.items():
         name = f"{prefix}{k}"
-        keys.extend(all_keys(v, name + ".") if isinstance(v, CfgNode) else [name])
-    return keys
-
-
-def _flatten(d: Dict, prefix: str = "") -> List[str]:
-    keys = []
-    for k, v in d.items():
-        name = f"{prefix}{k}"
-        keys.extend(_flatten(v, name + ".") if isinstance(v, dict) else [name])
+        keys.extend(all_keys(v, name + ".") if isinstance(v, dict) else [name])
     return keys
 
 
@@ -112,7 +104,7 @@ def merge_file(cfg: CfgNode, path: str) -> None:
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path} must hold a mapping of config sections, e.g. 'TRAIN: {{BATCH_SIZE: 8}}'")
     sections = [k for k, v in cfg.items() if isinstance(v, CfgNode)]
-    _check_keys(_flatten(loaded), all_keys(cfg), path, sections)
+    _check_keys(all_keys(loaded), all_keys(cfg), path, sections)
     _coerce_floats(loaded, cfg)
     try:
         cfg.merge_from_other_cfg(CfgNode(loaded))

@@ -265,7 +265,7 @@ def build_ava_loader(cfg, split: str):
     """The AVA loader of ``split``: samplers and batch sizes as ``loader.build_loader``
     (train: TRAIN.BATCH_SIZE clips over all processes, shuffled per epoch, drop_last;
     val/test: TEST.BATCH_SIZE per process, each keyframe once), ``ava_collate`` batches."""
-    from .loader import VideoLoader, _world
+    from .loader import _world, make_video_loader
     from .samplers import EpochShuffleSampler, ShardSampler
 
     if cfg.DATA.SYNTHETIC.ENABLE:
@@ -282,10 +282,4 @@ def build_ava_loader(cfg, split: str):
         sampler = EpochShuffleSampler(dataset, world, rank, cfg.RNG_SEED)
     else:
         batch, sampler = cfg.TEST.BATCH_SIZE, ShardSampler(len(dataset), world, rank)
-    workers = cfg.DATA_LOADER.NUM_WORKERS
-    loader = VideoLoader(
-        dataset, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=split == "train",
-        collate_fn=ava_collate, pin_memory=bool(cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available()),
-        persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None,
-        generator=torch.Generator().manual_seed(cfg.RNG_SEED))
-    return loader
+    return make_video_loader(cfg, dataset, split, batch, sampler, ava_collate)

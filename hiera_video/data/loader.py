@@ -85,6 +85,17 @@ class VideoLoader(DataLoader):
         self.last_epoch_failures = failures
 
 
+def make_video_loader(cfg, dataset, split: str, batch: int, sampler, collate) -> VideoLoader:
+    """``VideoLoader`` with DATA_LOADER.* settings (shared by the video and AVA loaders)."""
+    workers = cfg.DATA_LOADER.NUM_WORKERS
+    return VideoLoader(
+        dataset, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=split == "train",
+        collate_fn=collate, pin_memory=bool(cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available()),
+        persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None,
+        # its own generator: creating an iterator then leaves torch's global RNG alone
+        generator=torch.Generator().manual_seed(cfg.RNG_SEED))
+
+
 def build_loader(cfg, split: str) -> VideoLoader:
     """The loader of ``split`` in {"train", "val", "test"}; see the module docstring."""
     if split not in ("train", "val", "test"):
@@ -118,13 +129,7 @@ def build_loader(cfg, split: str) -> VideoLoader:
     else:
         batch = cfg.TEST.BATCH_SIZE
         sampler = ShardSampler(len(dataset), world, rank)
-    workers = cfg.DATA_LOADER.NUM_WORKERS
-    loader = VideoLoader(
-        dataset, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=split == "train",
-        collate_fn=collate, pin_memory=bool(cfg.DATA_LOADER.PIN_MEMORY and torch.cuda.is_available()),
-        persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None,
-        # its own generator: creating an iterator then leaves torch's global RNG alone
-        generator=torch.Generator().manual_seed(cfg.RNG_SEED))
+    loader = make_video_loader(cfg, dataset, split, batch, sampler, collate)
     if split == "train":
         loader.max_bad_fraction = cfg.DATA.MAX_BAD_FRACTION
     return loader

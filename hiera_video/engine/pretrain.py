@@ -18,7 +18,6 @@ import torch
 
 from hiera_video.config.loading import ConfigError
 from hiera_video.models.mae import create_mae_model, load_mae_pretrained
-from hiera_video.models.pretrained import MAE_ONLY_PREFIXES, read_state_dict
 
 from .build import model_kwargs
 from .distributed import all_reduce_sum
@@ -52,10 +51,7 @@ class MAETask(Task):
 
     def load_test_weights(self, model, path: str) -> None:
         """An MAE checkpoint only: a classifier's would leave the decoder random."""
-        if not any(k.startswith(MAE_ONLY_PREFIXES) for k in read_state_dict(path)):
-            raise ValueError(f"{path} has no MAE decoder (a classifier checkpoint?); TASK mae tests the "
-                             "reconstruction loss of an MAE checkpoint")
-        load_mae_pretrained(model, path)
+        load_mae_pretrained(model, path, require_decoder=True)
 
     def training_step(self, model, batch: Dict, device):
         video = batch["video"].to(device, non_blocking=True)
@@ -64,7 +60,7 @@ class MAETask(Task):
 
     @torch.no_grad()
     def mean_loss(self, model, loader, device, autocast) -> Dict[str, float]:
-        """Mean reconstruction loss over ``loader`` (all ranks), masks from a fixed seed."""
+        """Mean reconstruction loss over ``loader`` (all ranks); each clip's mask from RNG_SEED, its video and view."""
         was_training = model.training
         model.eval()
         totals = torch.zeros(2, dtype=torch.float64)  # loss x clips, clips
@@ -80,8 +76,7 @@ class MAETask(Task):
                 torch.rand(model.num_mask_units, generator=torch.Generator().manual_seed(
                     (self.cfg.RNG_SEED * 1_000_003 + int(index)) * 1_009 + int(view)))
                 for index, view in zip(batch["index"][ok], views)])
-            keep = noise.argsort(dim=1)[:, :kept]
-            mask = torch.zeros_like(noise, dtype=torch.bool).scatter_(1, keep, True).to(device)
+            mask = model.keep_mask_from_idx(noise.argsort(dim=1)[:, :kept].to(device))
             with autocast():
                 loss = model(video, mask=mask)[0]
             totals += torch.tensor([float(loss) * video.shape[0], video.shape[0]], dtype=torch.float64)

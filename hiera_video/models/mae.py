@@ -380,14 +380,17 @@ def state_keys_prefix(state: dict, prefix: str) -> set:
     return {k[len(prefix):].split(".")[0] for k in state if k.startswith(prefix)}
 
 
-def load_mae_pretrained(model: MaskedAutoencoderHiera, path: str) -> None:
+def load_mae_pretrained(model: MaskedAutoencoderHiera, path: str, require_decoder: bool = False) -> None:
     """Load an official or project checkpoint into ``model``; any key that does not fit is
-    named in a ValueError."""
+    named in a ValueError. A classifier checkpoint fills the encoder only (logged), or is an
+    error with ``require_decoder``."""
     from .pretrained import HEAD_PREFIXES, MAE_ONLY_PREFIXES, adapt_pos_embed, read_state_dict
 
     state = read_state_dict(path)
     own = model.state_dict()
     if not any(k.startswith(MAE_ONLY_PREFIXES) for k in state):
+        if require_decoder:
+            raise ValueError(f"{path} has no MAE decoder (a classifier checkpoint?); an MAE checkpoint is needed")
         dropped = sorted({k.split(".")[0] for k in state if k.startswith(HEAD_PREFIXES + ("norm.",))})
         state = {k: v for k, v in state.items() if not k.startswith(HEAD_PREFIXES + ("norm.",))}
         fresh = sorted({k.split(".")[0] for k in own if k.startswith(MAE_ONLY_PREFIXES)})
