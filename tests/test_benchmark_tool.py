@@ -10,19 +10,28 @@ def test_speed_rows_against_reference(tmp_path):
     pytest.importorskip("hiera", reason="reference implementation not installed")
     out = tmp_path / "bench.json"
     run = subprocess.run([sys.executable, "tools/benchmark.py", "--model", "hiera_tiny_224", "--reference",
-                          "--modes", "infer", "train", "--dtypes", "fp32", "--repeats", "1", "--warmup", "0",
-                          "--json", str(out)], capture_output=True, text=True, timeout=600)
+                          "--modes", "infer", "train", "--dtypes", "fp32", "--batch-sizes", "1", "2",
+                          "--repeats", "1", "--warmup", "0", "--json", str(out)], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     rows = json.loads(out.read_text())
-    assert [(r["mode"], r["dtype"]) for r in rows] == [("infer", "fp32"), ("train", "fp32")]
-    for row in rows:
+    assert [(r["mode"], r["dtype"], r["batch"]) for r in rows] == [
+        ("infer", "fp32", 1), ("infer", "fp32", 2), ("infer", "fp32", "best"),
+        ("train", "fp32", 1), ("train", "fp32", 2), ("train", "fp32", "best")]
+    timed = [r for r in rows if r["batch"] != "best"]
+    for best, sweep in ((rows[2], timed[:2]), (rows[5], timed[2:])):
+        for side in ("ours", "reference"):
+            fastest = max(sweep, key=lambda r: r[side]["clips_per_s"])
+            assert best[side]["batch"] == fastest["batch"]
+            assert best[side]["clips_per_s"] == fastest[side]["clips_per_s"]
+        assert best["speedup"] == pytest.approx(best["ours"]["clips_per_s"] / best["reference"]["clips_per_s"])
+    for row in timed:
         for side in ("ours", "reference"):
             stats = row[side]
             assert {"median_s", "min_s", "max_s", "clips_per_s", "peak_memory_mb", "achieved_tflops",
                     "fraction_of_matmul_peak"} <= set(stats)
             assert stats["median_s"] > 0 and stats["clips_per_s"] > 0
         assert row["speedup"] == pytest.approx(row["reference"]["median_s"] / row["ours"]["median_s"])
-    assert "speedup" in run.stdout
+    assert "speedup" in run.stdout and " best " in run.stdout
 
 
 def test_flops_rows(tmp_path):

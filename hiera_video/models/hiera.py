@@ -16,9 +16,10 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from timm.layers import DropPath, Mlp
+from timm.layers import DropPath
 from torch.utils.checkpoint import checkpoint
 
+from . import fused_cpu
 from .heads import ClassificationHead
 
 
@@ -92,11 +93,12 @@ class MaskUnitAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim_out)
         self.proj = nn.Linear(dim_out, dim_out)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """With ``residual`` ``[B, N // q_stride, dim_out]``, returns output + residual."""
         B, N, _ = x.shape
         windows = N // (self.q_stride * self.window_size) if self.use_mask_unit_attn else 1
         L = N // windows
-        qkv = self.qkv(x).view(B, L, windows, 3, self.heads, self.head_dim)
+        qkv = fused_cpu.linear(x, self.qkv).view(B, L, windows, 3, self.heads, self.head_dim)
         q, k, v = qkv.permute(3, 0, 2, 4, 1, 5).unbind(0)  # each [B, windows, heads, L, d]
         if self.q_stride > 1:
             # The leading q_stride chunks of a window are the pooling neighbours.
@@ -108,7 +110,25 @@ class MaskUnitAttention(nn.Module):
         v = v.reshape(B * windows, self.heads, L, self.head_dim)
         out = attention(q, k, v)
         out = out.view(B, windows, self.heads, Lq, self.head_dim).permute(0, 3, 1, 2, 4)
-        return self.proj(out.reshape(B, Lq * windows, self.dim_out))
+        out = out.reshape(B, Lq * windows, self.dim_out)
+        if residual is None:
+            return fused_cpu.linear(out, self.proj)
+        return fused_cpu.linear_add(out, self.proj, residual)
+
+
+class Mlp(nn.Module):
+    """fc1, exact GELU, fc2: ``[..., dim]`` -> ``[..., dim]``; with ``residual``, output + residual."""
+
+    def __init__(self, dim: int, hidden_dim: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.fc2 = nn.Linear(hidden_dim, dim)
+
+    def forward(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None) -> torch.Tensor:
+        hidden = fused_cpu.linear(x, self.fc1, gelu=True)
+        if residual is None:
+            return fused_cpu.linear(hidden, self.fc2)
+        return fused_cpu.linear_add(hidden, self.fc2, residual)
 
 
 class HieraBlock(nn.Module):
@@ -124,7 +144,7 @@ class HieraBlock(nn.Module):
         self.norm1 = norm_layer(dim)
         self.attn = MaskUnitAttention(dim, dim_out, heads, q_stride, window_size, use_mask_unit_attn)
         self.norm2 = norm_layer(dim_out)
-        self.mlp = Mlp(dim_out, int(dim_out * mlp_ratio), act_layer=nn.GELU)
+        self.mlp = Mlp(dim_out, int(dim_out * mlp_ratio))
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         if dim != dim_out:
             self.proj = nn.Linear(dim, dim_out)
@@ -132,12 +152,16 @@ class HieraBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x_norm = self.norm1(x)
         if self.dim != self.dim_out:
-            x = self.proj(x_norm)
+            x = fused_cpu.linear(x_norm, self.proj)
             q_stride = self.attn.q_stride
             if q_stride > 1:
                 x = x.view(x.shape[0], q_stride, -1, self.dim_out).amax(dim=1)
-        x = x + self.drop_path(self.attn(x_norm))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        if self.training and isinstance(self.drop_path, DropPath):
+            x = x + self.drop_path(self.attn(x_norm))
+            return x + self.drop_path(self.mlp(self.norm2(x)))
+        # Residual adds inside the output projections: fused into the matmul on CPU inference.
+        x = self.attn(x_norm, residual=x)
+        return self.mlp(self.norm2(x), residual=x)
 
 
 class Hiera(nn.Module):
