@@ -71,3 +71,21 @@ def test_act_checkpoint_needs_a_model():
     run = subprocess.run([sys.executable, "tools/benchmark.py", "--act-checkpoint", "--flops", "--models", "none"],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode != 0 and "--act-checkpoint needs --model" in run.stderr
+
+
+def test_out_of_memory_is_recognised_on_cpu_and_cuda():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("benchmark_tool", "tools/benchmark.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:121] DefaultCPUAllocator: "
+                                           "can't allocate memory: you tried to allocate 123 bytes."))
+    assert tool.out_of_memory(torch_oom_error())
+    assert not tool.out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+
+
+def torch_oom_error():
+    import torch
+
+    return torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")

@@ -70,3 +70,43 @@ def test_linear_helpers_match_torch():
         torch.testing.assert_close(fused_cpu.linear(x, layer, gelu=True), torch.nn.functional.gelu(layer(x)))
         torch.testing.assert_close(fused_cpu.linear_add(x, layer, residual), layer(x) + residual)
         torch.testing.assert_close(fused_cpu.linear(x.transpose(0, 1), layer), layer(x.transpose(0, 1)))
+
+
+def test_hooks_and_swapped_modules_see_their_usual_calls():
+    torch.manual_seed(0)
+    model = create_model("hiera_tiny_16x224", **TINY).eval()
+    x = torch.randn(2, 3, 4, 64, 64)
+    block = model.blocks[2]
+    with torch.no_grad():
+        expected = model(x)
+        seen = {}
+        hooks = [module.register_forward_hook(lambda m, i, o, name=name: seen.setdefault(name, o))
+                 for name, module in (("attn", block.attn), ("mlp", block.mlp), ("fc2", block.mlp.fc2))]
+        hooked = model(x)
+        for h in hooks:
+            h.remove()
+        # The branch outputs alone, without the residual folded in.
+        torch.testing.assert_close(seen["mlp"], seen["fc2"])
+        block_in = {}
+        h = block.register_forward_pre_hook(lambda m, args: block_in.setdefault("x", args[0]))
+        model(x)
+        h.remove()
+        assert seen["attn"].shape == block_in["x"].shape
+        assert seen["attn"].norm() < 0.5 * block_in["x"].norm()
+        zeroed = block.mlp.fc2.register_forward_hook(lambda m, i, o: torch.zeros_like(o))
+        changed = model(x)
+        zeroed.remove()
+    torch.testing.assert_close(hooked, expected, rtol=1e-5, atol=1e-5)
+    assert (changed - expected).abs().max() > 0.05 * expected.abs().max()  # the hook's output was used
+
+
+def test_forward_ad_takes_the_plain_path():
+    torch.manual_seed(0)
+    mlp = create_model("hiera_tiny_16x224", **TINY).blocks[0].mlp
+    x, t = torch.randn(2, 5, 16), torch.randn(2, 5, 16)
+    with torch.no_grad():
+        _, tangent = torch.func.jvp(mlp, (x,), (t,))
+        with torch.backends.mkldnn.flags(enabled=False):
+            _, plain = torch.func.jvp(mlp, (x,), (t,))
+    assert tangent.norm() > 0
+    torch.testing.assert_close(tangent, plain)

@@ -71,9 +71,12 @@ def speed_rows(args, device):
             for bs in args.batch_sizes:
                 try:
                     sweep.append(time_batch(args, device, ours, sides, mode, dt, bs, gflops_fwd, peaks[dt]))
-                except torch.OutOfMemoryError:
+                except RuntimeError as e:  # CUDA raises OutOfMemoryError, the CPU allocator a RuntimeError
+                    if not out_of_memory(e):
+                        raise
                     print(f"{args.model} {mode} {dt} bs {bs}: out of memory, larger batches skipped", flush=True)
-                    torch.cuda.empty_cache()
+                    if device.type == "cuda":
+                        torch.cuda.empty_cache()
                     break
                 print_row(sweep[-1])
             rows += sweep
@@ -81,6 +84,11 @@ def speed_rows(args, device):
                 rows.append(best_row(sweep))
                 print_best(rows[-1])
     return rows
+
+
+def out_of_memory(error: RuntimeError) -> bool:
+    text = str(error).lower()
+    return isinstance(error, torch.OutOfMemoryError) or "out of memory" in text or "can't allocate memory" in text
 
 
 def time_batch(args, device, ours, sides, mode, dt, bs, gflops_fwd, peak):

@@ -9,8 +9,10 @@ CPU) applies them in the GEMM's epilogue instead. Hiera-B 16x224 fp32 forward on
 The op has no autograd formula: with autograd on, ``_FusedLinear`` runs it forward and
 the usual matmuls backward (the GELU then stays a separate op, as its backward needs the
 pre-activation). It bypasses autocast, so only float32 CPU tensors with autocast off take
-it, never under ``torch.compile`` (which fuses by itself) or a jit trace (the FLOPs
-counter), and ``torch.backends.mkldnn.flags(enabled=False)`` turns it off.
+it, never under ``torch.compile`` (which fuses by itself), a jit trace (the FLOPs
+counter), ``torch.func`` transforms or forward AD, and ``torch.backends.mkldnn.flags(enabled=False)``
+turns it off. Layers with hooks, or anything but a plain ``nn.Linear`` (a quantized one, say),
+are called as usual.
 """
 from typing import Optional
 
@@ -29,9 +31,35 @@ def _op_available() -> bool:
 _AVAILABLE = _op_available()
 
 
-def can_fuse(layer: nn.Linear, *tensors: torch.Tensor) -> bool:
-    """Whether ``tensors`` may go through the fused kernel with ``layer``'s weights."""
-    if not _AVAILABLE or layer.bias is None or torch.compiler.is_compiling() or torch.jit.is_tracing():
+def _plain_call(module: nn.Module) -> bool:
+    """True when calling ``module`` would run nothing but its own forward: no hooks anywhere."""
+    from torch.nn.modules import module as nn_module
+
+    hooks = (module._forward_hooks, module._forward_pre_hooks, module._backward_hooks, module._backward_pre_hooks,
+             nn_module._global_forward_hooks, nn_module._global_forward_pre_hooks,
+             nn_module._global_backward_hooks, nn_module._global_backward_pre_hooks)
+    return not any(hooks)
+
+
+def _functorch_or_forward_ad() -> bool:
+    """Inside vmap/grad/jvp or a forward-AD level, which the oneDNN op has no rules for."""
+    return torch._C._functorch.peek_interpreter_stack() is not None or torch.autograd.forward_ad._current_level >= 0
+
+
+def fusable_modules(*modules: nn.Module) -> bool:
+    """Whether these exact modules may be bypassed by fused calls (no hooks, nothing swapped in)."""
+    return all(_plain_call(m) for m in modules)
+
+
+def can_fuse(layer: nn.Module, *tensors: torch.Tensor) -> bool:
+    """Whether ``tensors`` may go through the fused kernel with ``layer``'s weights.
+
+    Only a plain ``nn.Linear`` without hooks qualifies, so hooks, quantized or swapped-in
+    layers still see their usual call.
+    """
+    if not _AVAILABLE or type(layer) is not nn.Linear or layer.bias is None or not _plain_call(layer):
+        return False
+    if torch.compiler.is_compiling() or torch.jit.is_tracing() or _functorch_or_forward_ad():
         return False
     if torch.is_autocast_enabled("cpu") or not torch._C._get_mkldnn_enabled():
         return False
@@ -78,16 +106,16 @@ def _fused(x: torch.Tensor, layer: nn.Linear, residual: Optional[torch.Tensor] =
     return F.gelu(out) if gelu else out
 
 
-def linear(x: torch.Tensor, layer: nn.Linear, gelu: bool = False) -> torch.Tensor:
+def linear(x: torch.Tensor, layer: nn.Module, gelu: bool = False) -> torch.Tensor:
     """``layer(x)``, or ``gelu(layer(x))`` (exact erf GELU); ``[..., in]`` -> ``[..., out]``."""
     if can_fuse(layer, x):
         return _fused(x, layer, gelu=gelu)
-    out = F.linear(x, layer.weight, layer.bias)
+    out = layer(x)
     return F.gelu(out) if gelu else out
 
 
-def linear_add(x: torch.Tensor, layer: nn.Linear, residual: torch.Tensor) -> torch.Tensor:
-    """``layer(x) + residual``; ``x`` ``[..., in]``, ``residual`` ``[..., out]``."""
-    if can_fuse(layer, x, residual) and residual.shape[:-1] == x.shape[:-1]:
+def linear_add(x: torch.Tensor, layer: nn.Module, residual: torch.Tensor) -> torch.Tensor:
+    """``layer(x) + residual``; ``x`` ``[..., in]``, ``residual`` ``[..., out]`` (or broadcastable)."""
+    if can_fuse(layer, x, residual) and residual.shape == (*x.shape[:-1], layer.out_features):
         return _fused(x, layer, residual=residual)
-    return F.linear(x, layer.weight, layer.bias) + residual
+    return layer(x) + residual

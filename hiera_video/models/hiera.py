@@ -156,12 +156,18 @@ class HieraBlock(nn.Module):
             q_stride = self.attn.q_stride
             if q_stride > 1:
                 x = x.view(x.shape[0], q_stride, -1, self.dim_out).amax(dim=1)
-        if self.training and isinstance(self.drop_path, DropPath):
+        stochastic_depth = self.training and isinstance(self.drop_path, DropPath)
+        if stochastic_depth or not self._fuse_residuals():
             x = x + self.drop_path(self.attn(x_norm))
             return x + self.drop_path(self.mlp(self.norm2(x)))
-        # Residual adds inside the output projections: fused into the matmul on CPU inference.
+        # Residual adds inside the output projections (fused into the matmul on CPU fp32).
         x = self.attn(x_norm, residual=x)
         return self.mlp(self.norm2(x), residual=x)
+
+    def _fuse_residuals(self) -> bool:
+        """Only for our own attn/mlp without hooks, so a hook still sees the branch output alone."""
+        return (type(self.attn) is MaskUnitAttention and type(self.mlp) is Mlp
+                and fused_cpu.fusable_modules(self.attn, self.mlp))
 
 
 class Hiera(nn.Module):
