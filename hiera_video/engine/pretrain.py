@@ -93,3 +93,7 @@ class MAETask(Task):
         res = self.mean_loss(model, loader, device, autocast)
         return {**res, "mask_ratio": self.cfg.MASK.MASK_RATIO, "target": self.cfg.MASK.TARGET,
                 "checkpoint": checkpoint}
+
+    def summary(self, results):
+        return (f"MAE reconstruction loss {results['loss']:.4f} over {results['num_clips']} clips "
+                f"(mask ratio {results['mask_ratio']:g})")

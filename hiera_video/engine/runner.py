@@ -168,12 +168,9 @@ def test(cfg, task, checkpoint: Optional[str]) -> Optional[dict]:
             json.dump(results, f, indent=2)
         log_json_stats({"_type": "test", **{k: v for k, v in results.items() if k != "failed_videos"},
                         "num_failed": len(results.get("failed_videos", []))})
-        if "top1" in results:  # classification (TASK detection logs its own mAP summary)
-            logger.info("test: top1 %.2f%%, top5 %.2f%% over %d videos x %d views; wrote %s",
-                        results["top1"], results["top5"], results["num_videos"], results["num_views"], results_path)
-        elif cfg.TASK == "mae":
-            logger.info("test: MAE reconstruction loss %.4f over %d clips (mask ratio %g); wrote %s",
-                        results["loss"], results["num_clips"], results["mask_ratio"], results_path)
+        line = task.summary(results)
+        if line:
+            logger.info("test: %s; wrote %s", line, results_path)
     barrier()
     return results if is_main_process() else None
 

@@ -6,7 +6,7 @@ registers a subclass with ``@register_task("name")`` and needs no change to the 
 
 The module defining it must be imported here (below) so that TASK validation knows it.
 """
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -56,6 +56,10 @@ class Task:
     def test(self, model: nn.Module, loader, device, autocast, checkpoint: str) -> Dict:
         """Final test -> results dict (written by the caller)."""
         raise NotImplementedError
+
+    def summary(self, results: Dict) -> Optional[str]:
+        """One line for the log after the test, or None when the task logs its own."""
+        return None
 
 
 @register_task("classification")
@@ -122,6 +126,10 @@ class ClassificationTask(Task):
 
         res = evaluate_views(model, loader, device, autocast, self.num_classes)
         return test_results(res, loader.dataset, checkpoint)
+
+    def summary(self, results):
+        return (f"top1 {results['top1']:.2f}%, top5 {results['top5']:.2f}% over {results['num_videos']} videos "
+                f"x {results['num_views']} views")
 
 
 from . import detection, pretrain  # noqa: E402,F401  (register "detection" and "mae")

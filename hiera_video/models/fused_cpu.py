@@ -19,6 +19,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.modules import module as nn_module
 
 
 def _op_available() -> bool:
@@ -31,24 +32,19 @@ def _op_available() -> bool:
 _AVAILABLE = _op_available()
 
 
-def _plain_call(module: nn.Module) -> bool:
-    """True when calling ``module`` would run nothing but its own forward: no hooks anywhere."""
-    from torch.nn.modules import module as nn_module
-
-    hooks = (module._forward_hooks, module._forward_pre_hooks, module._backward_hooks, module._backward_pre_hooks,
-             nn_module._global_forward_hooks, nn_module._global_forward_pre_hooks,
-             nn_module._global_backward_hooks, nn_module._global_backward_pre_hooks)
-    return not any(hooks)
+def unhooked(*modules: nn.Module) -> bool:
+    """True when calling ``modules`` would run nothing but their own forwards: no hooks anywhere,
+    so fused calls may bypass them."""
+    if (nn_module._global_forward_hooks or nn_module._global_forward_pre_hooks
+            or nn_module._global_backward_hooks or nn_module._global_backward_pre_hooks):
+        return False
+    return not any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks
+                   for m in modules)
 
 
 def _functorch_or_forward_ad() -> bool:
     """Inside vmap/grad/jvp or a forward-AD level, which the oneDNN op has no rules for."""
     return torch._C._functorch.peek_interpreter_stack() is not None or torch.autograd.forward_ad._current_level >= 0
-
-
-def fusable_modules(*modules: nn.Module) -> bool:
-    """Whether these exact modules may be bypassed by fused calls (no hooks, nothing swapped in)."""
-    return all(_plain_call(m) for m in modules)
 
 
 def can_fuse(layer: nn.Module, *tensors: torch.Tensor) -> bool:
@@ -57,7 +53,7 @@ def can_fuse(layer: nn.Module, *tensors: torch.Tensor) -> bool:
     Only a plain ``nn.Linear`` without hooks qualifies, so hooks, quantized or swapped-in
     layers still see their usual call.
     """
-    if not _AVAILABLE or type(layer) is not nn.Linear or layer.bias is None or not _plain_call(layer):
+    if not _AVAILABLE or type(layer) is not nn.Linear or layer.bias is None or not unhooked(layer):
         return False
     if torch.compiler.is_compiling() or torch.jit.is_tracing() or _functorch_or_forward_ad():
         return False

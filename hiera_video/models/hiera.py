@@ -167,7 +167,7 @@ class HieraBlock(nn.Module):
     def _fuse_residuals(self) -> bool:
         """Only for our own attn/mlp without hooks, so a hook still sees the branch output alone."""
         return (type(self.attn) is MaskUnitAttention and type(self.mlp) is Mlp
-                and fused_cpu.fusable_modules(self.attn, self.mlp))
+                and fused_cpu.unhooked(self.attn, self.mlp))
 
 
 class Hiera(nn.Module):
