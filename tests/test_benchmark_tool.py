@@ -1,5 +1,6 @@
 """tools/benchmark.py runs and reports the fields the README's tables are made of (no timing asserted)."""
 import json
+import os
 import subprocess
 import sys
 
@@ -41,6 +42,28 @@ def test_flops_rows(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     (row,) = json.loads(out.read_text())
     assert row["model"] == "hiera_tiny_224" and round(row["gflops"]) == 5 and round(row["mparams"]) == 28
+
+
+def test_json_written_by_default_in_the_current_folder(tmp_path):
+    tool = os.path.abspath("tools/benchmark.py")
+    run = subprocess.run([sys.executable, tool, "--flops", "--models", "hiera_tiny_224"],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    (written,) = tmp_path.glob("benchmark_*.json")
+    assert [r["model"] for r in json.loads(written.read_text())] == ["hiera_tiny_224"]
+    assert f"wrote {written.name}" in run.stdout
+
+
+def test_results_file_holds_every_row_as_soon_as_it_is_added(tmp_path):
+    from hiera_video.benchmarking.results import ResultsFile
+
+    results = ResultsFile(str(tmp_path / "new_folder" / "rows.json"))
+    assert results.add(dict(batch=1)) == dict(batch=1)
+    assert json.loads((tmp_path / "new_folder" / "rows.json").read_text()) == [dict(batch=1)]
+    results.add(dict(batch=2), dict(batch="best"))
+    assert json.loads((tmp_path / "new_folder" / "rows.json").read_text()) == [
+        dict(batch=1), dict(batch=2), dict(batch="best")]
+    assert [p.name for p in (tmp_path / "new_folder").iterdir()] == ["rows.json"]  # no temp files left
 
 
 def test_nothing_to_measure_is_an_error():

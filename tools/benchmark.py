@@ -9,6 +9,8 @@
     python tools/benchmark.py --act-checkpoint --model hiera_large_16x224 hiera_huge_16x224  # training memory
 
 Rows are timed interleaved (ours, reference, ours, ...) after warm-up; medians with min/max.
+Every row goes to stdout and, as soon as it is done, to a JSON file (--json, default
+benchmark_<time>.json in the current folder), so a stopped run keeps what it measured.
 Each mode and dtype sweeps the batch sizes; a "best" row then gives each side at its own
 fastest batch size, as the paper's table 17 does.
 Achieved FLOP/s uses the fvcore count (attention included, x2 for multiply-adds, x3 for a
@@ -29,6 +31,7 @@ import torch  # noqa: E402
 from hiera_video import create_model, list_models  # noqa: E402
 from hiera_video.benchmarking.act_checkpoint import act_checkpoint_rows  # noqa: E402
 from hiera_video.benchmarking.pairs import DTYPES, inference_step, make_pair, training_step  # noqa: E402
+from hiera_video.benchmarking.results import ResultsFile, default_results_path  # noqa: E402
 from hiera_video.benchmarking.timing import (interleaved, matmul_peak_tflops, peak_memory_mb,  # noqa: E402
                                              reset_peak_memory, summarize)
 from hiera_video.models.flops import count_params, model_flops  # noqa: E402
@@ -55,8 +58,8 @@ def with_memory(fn, device, peaks, key):
     return wrapped
 
 
-def speed_rows(args, device):
-    rows = []
+def speed_rows(args, device, results):
+    """Time every mode/dtype/batch size and add each row to ``results`` as soon as it is done."""
     ours, ref = make_pair(args.model, args.reference)
     ours, ref = ours.to(device), ref.to(device) if ref is not None else None
     gflops_fwd = model_flops(create_model(args.model)) / 1e9
@@ -78,12 +81,9 @@ def speed_rows(args, device):
                     if device.type == "cuda":
                         torch.cuda.empty_cache()
                     break
-                print_row(sweep[-1])
-            rows += sweep
+                print_row(results.add(sweep[-1]))
             if len(sweep) > 1:
-                rows.append(best_row(sweep))
-                print_best(rows[-1])
-    return rows
+                print_best(results.add(best_row(sweep)))
 
 
 def out_of_memory(error: RuntimeError) -> bool:
@@ -177,7 +177,8 @@ def main(argv=None):
     parser.add_argument("--act-checkpoint", action="store_true",
                         help="fp32 training step of each --model with activation checkpointing off and on: "
                              "time (interleaved) and peak memory (fresh process per variant)")
-    parser.add_argument("--json", default="", help="also write the rows to this JSON file")
+    parser.add_argument("--json", default=None,
+                        help="write the rows to this JSON file, after every row (default: benchmark_<time>.json)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -188,14 +189,14 @@ def main(argv=None):
     if args.batch_sizes is None:
         on_cuda = torch.device(args.device).type == "cuda"
         args.batch_sizes = [1] if args.act_checkpoint else ([1, 8, 16, 32, 64] if on_cuda else [1, 2, 4])
-    rows = []
+    results = ResultsFile(args.json or default_results_path())
     if args.flops:
         print(f"{'model':26s} {'input':>12s} {'FLOPs':>16s} {'params':>17s}")
-        rows += flops_table(args.models)
+        results.add(*flops_table(args.models))
     if args.model and args.act_checkpoint:
         device = torch.device(args.device)
-        rows += act_checkpoint_rows(args.model, args.batch_sizes, device, args.warmup, args.repeats,
-                                    device_name(device))
+        results.add(*act_checkpoint_rows(args.model, args.batch_sizes, device, args.warmup, args.repeats,
+                                         device_name(device)))
     elif args.model:
         device = torch.device(args.device)
         for name in args.model:
@@ -203,9 +204,9 @@ def main(argv=None):
             if args.dtypes is None:  # the CPU targets: inference fp32 + bf16, training fp32
                 for mode, dts in (("infer", ["fp32", "bf16"]), ("train", ["fp32"])):
                     if mode in args.modes:
-                        rows += speed_rows(argparse.Namespace(**{**one, "modes": [mode], "dtypes": dts}), device)
+                        speed_rows(argparse.Namespace(**{**one, "modes": [mode], "dtypes": dts}), device, results)
             else:
-                rows += speed_rows(argparse.Namespace(**one), device)
+                speed_rows(argparse.Namespace(**one), device, results)
     if args.data:
         from hiera_video.config import get_cfg
         from hiera_video.data.throughput import measure_data_throughput
@@ -214,7 +215,7 @@ def main(argv=None):
             print(f"data {row['backend']:6s} workers {row['workers']}: {row['clips_per_s']:7.2f} clips/s "
                   f"({row['clips_per_s_per_worker']:.2f} per worker) at {row['num_frames']}x{row['sampling_rate']}, "
                   f"{row['crop']} crop, {row['source']}", flush=True)
-            rows.append(dict(data=row))
+            results.add(dict(data=row))
     if args.mae:
         from hiera_video.benchmarking.mae_step import compare_mae_step, mae_step_flops
 
@@ -222,11 +223,8 @@ def main(argv=None):
         flops = mae_step_flops(name)
         timing = compare_mae_step(name, repeats=args.repeats, warmup=args.warmup, device=args.device, with_dense=True)
         print(json.dumps({"flops": flops, "timing": timing}, indent=1))
-        rows.append(dict(mae=dict(flops=flops, timing=timing)))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
-        print(f"wrote {args.json}")
+        results.add(dict(mae=dict(flops=flops, timing=timing)))
+    print(f"wrote {results.path}")
 
 
 if __name__ == "__main__":

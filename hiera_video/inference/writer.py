@@ -18,7 +18,7 @@ def video_name(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
 
-def _atomic_write(path: str, write) -> None:
+def atomic_write(path: str, write) -> None:
     folder = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=os.path.basename(path))
     try:
@@ -35,7 +35,7 @@ def check_writable(out_dir: str) -> None:
     """Create ``out_dir`` if needed and prove it is writable, or raise naming it."""
     try:
         os.makedirs(out_dir, exist_ok=True)
-        _atomic_write(os.path.join(out_dir, ".write_test"), lambda f: f.write(b"ok"))
+        atomic_write(os.path.join(out_dir, ".write_test"), lambda f: f.write(b"ok"))
         os.remove(os.path.join(out_dir, ".write_test"))
     except OSError as e:
         raise PermissionError(f"output folder '{out_dir}' is not writable ({e.strerror}); choose another --out") from None
@@ -66,12 +66,12 @@ class NpyWriter:
         for key, array in arrays.items():
             suffix = ".npy" if key == "features" else f".{key}.npy"
             path = os.path.join(self.out_dir, name + suffix)
-            _atomic_write(path, lambda f, a=array: np.save(f, a))
+            atomic_write(path, lambda f, a=array: np.save(f, a))
             record["features" if key == "features" else key] = path
         return self.write_record(video, record)
 
     def write_record(self, video: str, record: Dict) -> Dict:
-        _atomic_write(self.record_path(video), lambda f: f.write(json.dumps(record, indent=1).encode()))
+        atomic_write(self.record_path(video), lambda f: f.write(json.dumps(record, indent=1).encode()))
         return record
 
 
@@ -84,7 +84,7 @@ def write_index(out_dir: str, videos: List[str], writer: NpyWriter) -> List[Dict
                 records.append(json.load(f))
         except (OSError, ValueError):
             records.append(dict(video=video, status="failed", reason="not processed (run interrupted?)"))
-    _atomic_write(os.path.join(out_dir, "index.json"), lambda f: f.write(json.dumps(records, indent=1).encode()))
+    atomic_write(os.path.join(out_dir, "index.json"), lambda f: f.write(json.dumps(records, indent=1).encode()))
     return records
 
 
@@ -106,5 +106,5 @@ def write_hdf5(out_dir: str, records: List[Dict], filename: str = "features.h5")
                 for key in [k for k in r if k == "features" or k == "logits" or k.startswith("stage")]:
                     group.create_dataset(key, data=np.load(r[key]))
                 group.attrs.update(fps=r["fps"], duration=r["duration"], padded=r["padded"])
-    _atomic_write(path, write)
+    atomic_write(path, write)
     return path
