@@ -64,6 +64,9 @@ def test_results_file_holds_every_row_as_soon_as_it_is_added(tmp_path):
     assert json.loads((tmp_path / "new_folder" / "rows.json").read_text()) == [
         dict(batch=1), dict(batch=2), dict(batch="best")]
     assert [p.name for p in (tmp_path / "new_folder").iterdir()] == ["rows.json"]  # no temp files left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "new_folder" / "rows.json").stat().st_mode & 0o777 == 0o666 & ~umask  # as open() makes it
 
 
 def test_nothing_to_measure_is_an_error():

@@ -195,8 +195,9 @@ def main(argv=None):
         results.add(*flops_table(args.models))
     if args.model and args.act_checkpoint:
         device = torch.device(args.device)
-        results.add(*act_checkpoint_rows(args.model, args.batch_sizes, device, args.warmup, args.repeats,
-                                         device_name(device)))
+        for row in act_checkpoint_rows(args.model, args.batch_sizes, device, args.warmup, args.repeats,
+                                       device_name(device)):
+            results.add(row)
     elif args.model:
         device = torch.device(args.device)
         for name in args.model:
@@ -224,7 +225,7 @@ def main(argv=None):
         timing = compare_mae_step(name, repeats=args.repeats, warmup=args.warmup, device=args.device, with_dense=True)
         print(json.dumps({"flops": flops, "timing": timing}, indent=1))
         results.add(dict(mae=dict(flops=flops, timing=timing)))
-    print(f"wrote {results.path}")
+    print(f"wrote {results.path}" if results.rows else "nothing measured, no JSON written")
 
 
 if __name__ == "__main__":

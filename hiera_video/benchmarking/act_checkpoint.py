@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import sys
-from typing import Dict, List
+from typing import Dict, Iterator, List
 
 import torch
 
@@ -53,8 +53,8 @@ def step_memory_in_fresh_process(name: str, batch: int, act_checkpoint: bool, de
 
 
 def act_checkpoint_rows(names: List[str], batch_sizes: List[int], device: torch.device, warmup: int,
-                        repeats: int, device_name: str) -> List[dict]:
-    rows = []
+                        repeats: int, device_name: str) -> Iterator[dict]:
+    """One row per (model, batch size), yielded as soon as it is measured."""
     cases = [(name, bs) for name in names for bs in batch_sizes]
     # Memory first, each variant alone in its own process, while this one holds no model.
     memory = {case: {v: step_memory_in_fresh_process(*case, flag, str(device)) for v, flag in VARIANTS.items()}
@@ -76,9 +76,8 @@ def act_checkpoint_rows(names: List[str], batch_sizes: List[int], device: torch.
             row[v] = dict(**stats, seconds=times[v], clips_per_s=bs / stats["median_s"], **memory[name, bs][v])
         row["time_ratio"] = row["on"]["median_s"] / row["off"]["median_s"]
         row["memory_ratio"] = row["on"]["peak_memory_mb"] / row["off"]["peak_memory_mb"]
-        rows.append(row)
         print_row(row)
-    return rows
+        yield row
 
 
 def print_row(row: dict) -> None:

@@ -18,12 +18,20 @@ def video_name(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str, write) -> None:
+    """``write(file)`` to a temporary file beside ``path``, then rename it over ``path``."""
     folder = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only; give it open()'s usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
