@@ -17,6 +17,11 @@ def _fused_calls(fn) -> int:
     return sum(e.count for e in prof.key_averages() if e.key.startswith("mkldnn::_linear_pointwise"))
 
 
+def _expected_fused_calls(model) -> int:
+    """Per block: qkv, proj + residual, fc1 + GELU, fc2 + residual; plus each widening proj."""
+    return 4 * len(model.blocks) + sum(b.dim != b.dim_out for b in model.blocks)
+
+
 def test_no_grad_forward_is_fused_and_equal_to_the_plain_path():
     torch.manual_seed(0)
     model = create_model("hiera_tiny_16x224", **TINY).eval()
@@ -27,9 +32,7 @@ def test_no_grad_forward_is_fused_and_equal_to_the_plain_path():
         with torch.backends.mkldnn.flags(enabled=False):
             plain = model(x)
             assert _fused_calls(lambda: model(x)) == 0
-    # Per block: qkv, proj + residual, fc1 + GELU, fc2 + residual; plus the widening proj.
-    blocks = len(model.blocks)
-    assert calls == 4 * blocks + sum(b.dim != b.dim_out for b in model.blocks)
+    assert calls == _expected_fused_calls(model)
     torch.testing.assert_close(fused, plain, rtol=1e-5, atol=1e-5)
 
 
@@ -44,7 +47,7 @@ def test_training_forward_is_fused_and_gradients_match_the_plain_path():
         torch.nn.functional.cross_entropy(model(x), y).backward()
         return {n: p.grad.clone() for n, p in model.named_parameters()}
 
-    assert _fused_calls(grads) == 4 * len(model.blocks) + sum(b.dim != b.dim_out for b in model.blocks)
+    assert _fused_calls(grads) == _expected_fused_calls(model)
     fused = grads()
     with torch.backends.mkldnn.flags(enabled=False):
         plain = grads()

@@ -18,10 +18,13 @@ def video_name(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it; read once, not per write
     os.umask(mask)
     return mask
+
+
+_FILE_MODE = 0o666 & ~_read_umask()  # what open() gives a new file
 
 
 def atomic_write(path: str, write) -> None:
@@ -31,7 +34,7 @@ def atomic_write(path: str, write) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only; give it open()'s usual mode
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes it owner-only
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
