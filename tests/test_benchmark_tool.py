@@ -54,6 +54,15 @@ def test_json_written_by_default_in_the_current_folder(tmp_path):
     assert f"wrote {written.name}" in run.stdout
 
 
+def test_no_rows_no_file(tmp_path):
+    tool = os.path.abspath("tools/benchmark.py")
+    run = subprocess.run([sys.executable, tool, "--flops", "--models", "no_such_model*"],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "nothing measured, no JSON written" in run.stdout
+    assert list(tmp_path.glob("benchmark_*.json")) == []
+
+
 def test_results_file_holds_every_row_as_soon_as_it_is_added(tmp_path):
     from hiera_video.benchmarking.results import ResultsFile
 

@@ -23,7 +23,10 @@ class ResultsFile:
             os.makedirs(folder, exist_ok=True)
 
     def add(self, *rows: dict) -> Optional[dict]:
+        """Append ``rows`` and rewrite the file; returns the last row (nothing written for none)."""
+        if not rows:
+            return None
         self.rows.extend(rows)
         text = json.dumps(self.rows, indent=2).encode()
         atomic_write(self.path, lambda f: f.write(text))
-        return rows[-1] if rows else None
+        return rows[-1]
