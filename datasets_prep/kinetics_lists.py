@@ -26,6 +26,10 @@ import os
 import sys
 from typing import Dict, List, Optional, Tuple
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from hiera_video.data.generated_folder import check_new_files  # noqa: E402
+
 VIDEO_EXTS = (".mp4", ".webm", ".mkv", ".avi", ".mov")
 
 
@@ -93,6 +97,7 @@ def main(argv=None) -> int:
     p.add_argument("--val", help="official validation CSV (validate.csv)")
     p.add_argument("--test", help="a labelled test CSV (default: test.csv = val list)")
     p.add_argument("--class-names", help="class names file fixing the index order (default: sorted train names)")
+    p.add_argument("--overwrite", action="store_true", help="replace lists already in --out (refused otherwise)")
     p.add_argument("--out", required=True, help="folder for the lists (created)")
     args = p.parse_args(argv)
     splits = {k: v for k, v in (("train", args.train), ("val", args.val), ("test", args.test)) if v}
@@ -101,6 +106,11 @@ def main(argv=None) -> int:
     rows = {k: read_annotations(v) for k, v in splits.items()}
     classes = class_index(rows.get("train") or rows.get("val") or rows["test"], args.class_names)
     videos = index_videos(args.videos)
+    if not args.overwrite:
+        try:
+            check_new_files([os.path.join(args.out, name) for name in [f"{s}.csv" for s in splits] + [f"missing_{s}.txt" for s in splits] + (["test.csv"] if "test" not in rows and "val" in rows else []) + ["classnames.txt", "classids.json"]])
+        except ValueError as e:
+            raise SystemExit(f"error: {e}")
     os.makedirs(args.out, exist_ok=True)
     summary = {}
     for split, split_rows in rows.items():

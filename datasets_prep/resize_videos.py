@@ -2,8 +2,8 @@
 
     python datasets_prep/resize_videos.py --src /data/k400/raw --dst /data/k400/videos_320 --workers 16
 
-Every video under ``--src`` (.mp4 .webm .mkv .avi .mov) becomes ``--dst/<same relative
-path>.mp4``: short side ``--short-side`` (never upscaled; sides kept even), the source's
+Every video under ``--src`` (any file FFmpeg reads as a video: .mp4 .webm .mkv .avi .gif ...)
+becomes ``--dst/<same relative path>.mp4``: short side ``--short-side`` (never upscaled; sides kept even), the source's
 timestamps (variable frame rates survive), yuv420p, x264 ``--crf`` / ``--preset``, no
 audio (the models do not use it). Originals are only read; ``--dst`` may not be inside
 ``--src`` or the other way round.
@@ -19,17 +19,20 @@ import os
 import sys
 from typing import List, Tuple
 
-VIDEO_EXTS = (".mp4", ".webm", ".mkv", ".avi", ".mov")
-
-
 def find_videos(src: str) -> List[str]:
-    """Paths (relative to ``src``, sorted) of the videos under ``src``."""
+    """Paths (relative to ``src``, sorted) of every file under ``src``: whatever FFmpeg cannot
+    read as a video is reported in resize_failures.txt rather than silently left out."""
     out = []
     for folder, _, files in os.walk(src):
-        for f in files:
-            if os.path.splitext(f)[1].lower() in VIDEO_EXTS:
-                out.append(os.path.relpath(os.path.join(folder, f), src))
+        out += [os.path.relpath(os.path.join(folder, f), src) for f in files]
     return sorted(out)
+
+
+def target_names(rel: List[str]) -> List[str]:
+    """``a/b.webm`` -> ``a/b.mp4``; where two sources would share a target (``b.webm``, ``b.mkv``)
+    each keeps its extension (``b.webm.mp4``)."""
+    stems = [os.path.splitext(r)[0] + ".mp4" for r in rel]
+    return [s if stems.count(s) == 1 else r + ".mp4" for r, s in zip(rel, stems)]
 
 
 def target_size(width: int, height: int, short_side: int) -> Tuple[int, int]:
@@ -102,8 +105,8 @@ def main(argv=None) -> int:
         raise SystemExit(f"--dst '{args.dst}' must be outside --src '{args.src}' (and not contain it): "
                          "originals are never overwritten")
     rel = find_videos(src)
-    jobs = [(os.path.join(src, r), os.path.join(dst, os.path.splitext(r)[0] + ".mp4"), args.short_side, args.crf,
-             args.preset) for r in rel]
+    jobs = [(os.path.join(src, r), os.path.join(dst, t), args.short_side, args.crf, args.preset)
+            for r, t in zip(rel, target_names(rel))]
     os.makedirs(dst, exist_ok=True)
     from tqdm import tqdm
 

@@ -18,6 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from hiera_video.data.generated_folder import check_new_files  # noqa: E402
 from hiera_video.data.ssv2 import read_ssv2  # noqa: E402
 
 
@@ -26,8 +27,14 @@ def main(argv=None) -> int:
                                 epilog=__doc__)
     p.add_argument("--annotations", required=True, help="folder with something-something-v2-*.json")
     p.add_argument("--videos", required=True, help="folder with <id>.webm (or <id>.mp4)")
+    p.add_argument("--overwrite", action="store_true", help="replace lists already in --out (refused otherwise)")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
+    if not args.overwrite:
+        try:
+            check_new_files([os.path.join(args.out, name) for name in ["train.csv", "val.csv", "test.csv", "missing_train.txt", "missing_val.txt", "classnames.txt"]])
+        except ValueError as e:
+            raise SystemExit(f"error: {e}")
     os.makedirs(args.out, exist_ok=True)
     names = None
     for split in ("train", "val"):

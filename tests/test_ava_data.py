@@ -170,3 +170,29 @@ def test_collate_empty_item():
     full = dict(item, boxes=torch.ones(2, 4), labels=torch.ones(2, 6), norm_boxes=torch.ones(2, 4), index=1)
     b = ava_collate([item, full])
     assert b["boxes"].shape == (2, 5) and b["boxes"][:, 0].tolist() == [1.0, 1.0] and len(b["metadata"]) == 2
+
+
+def test_unreadable_frame_left_out_in_val_replaced_in_train(ava_root, tmp_path, caplog):
+    """A frame file that exists but is not an image: val scores the keyframe with no boxes and
+    names it; training replaces the keyframe (counted in decode_failures)."""
+    import shutil
+
+    root = str(tmp_path / "ava")
+    shutil.copytree(ava_root, root)
+    for split in ("val", "train"):
+        with open(os.path.join(root, f"frames/syn_{split}_000/syn_{split}_000_000061.jpg"), "wb") as f:
+            f.write(b"not a jpeg")  # frame 61 is the centre of keyframe 902
+    with caplog.at_level(logging.WARNING):
+        val = AVADataset(_cfg(root), "val")
+        keys = [(v, t) for v, t, *_ in val.keyframes]
+        broken = val[keys.index(("syn_val_000", 902))]
+        good = val[keys.index(("syn_val_000", 903))]
+    assert broken["decode_failures"] == 1 and len(broken["boxes"]) == 0 and "syn_val_000,0902" in broken["error"]
+    assert good["decode_failures"] == 0 and len(good["boxes"]) > 0
+    batch = ava_collate([broken, good])
+    assert batch["errors"] == [broken["error"]] and len(batch["boxes"]) == len(good["boxes"])
+    assert "syn_val_000_000061.jpg" in caplog.text
+    train = AVADataset(_cfg(root), "train")
+    keys = [(v, t) for v, t, *_ in train.keyframes]
+    item = train[(keys.index(("syn_train_000", 902)), 0)]
+    assert item["decode_failures"] >= 1 and (item["video_id"], item["timestamp"]) != ("syn_train_000", 902)

@@ -1,17 +1,19 @@
-"""Checkpoints: round trip, last-K pruning, a kill during saving, clear errors."""
+"""Checkpoints: round trip, last-K pruning (mid-epoch files too), a kill during saving, a file
+cut in half, clear errors."""
+import logging
 import os
-import signal
+import re
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 import torch
 
 from engine_utils import REPO_ROOT
+from fault_injection import sigkill_when_file_appears
 from hiera_video.engine.build import load_test_weights
-from hiera_video.engine.checkpoint import Checkpointer, load_checkpoint_file, rng_state, set_rng_state
+from hiera_video.engine.checkpoint import CheckpointError, Checkpointer, load_checkpoint_file, rng_state, set_rng_state
 from hiera_video.models import create_model
 
 
@@ -72,17 +74,7 @@ def test_kill_during_save_leaves_previous_checkpoint_loadable(tmp_path):
     marker = tmp_path / "saving"
     env = dict(os.environ, PYTHONPATH=REPO_ROOT)
     proc = subprocess.Popen([sys.executable, "-c", KILLED_SAVE, str(tmp_path), str(marker)], env=env)
-    try:
-        deadline = time.time() + 60
-        while not marker.exists():
-            assert proc.poll() is None, "the saving process ended early"
-            assert time.time() < deadline, "the second save never started"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    sigkill_when_file_appears(proc, str(marker), timeout=60)  # the second save has started
     ck = Checkpointer(str(tmp_path), keep=3)
     leftovers = os.listdir(ck.dir)
     assert any(".tmp." in n for n in leftovers), leftovers  # the interrupted write
@@ -110,3 +102,38 @@ def test_test_weights_official_format_and_wrong_head(tmp_path):
     assert torch.equal(src.eval()(x), dst.eval()(x))
     with pytest.raises(ValueError, match="head of 6 classes.*expects 10"):
         load_test_weights(tiny_model(num_classes=10), path)
+
+
+def test_mid_epoch_names_order_and_pruning(tmp_path):
+    ck = Checkpointer(str(tmp_path), keep=2)
+    for epoch, step in [(0, 2), (0, 4), (1, 0), (1, 2), (1, 4), (1, 6)]:
+        ck.save({"epoch": epoch, "step_in_epoch": step}, epoch, step)
+    # the epoch-1 end supersedes epoch 1's mid-epoch files; the last 2 of epoch 2's are kept
+    assert [os.path.basename(p) for p in ck.list()] == [
+        "checkpoint_epoch_00001.pyth", "checkpoint_epoch_00002_iter_000004.pyth",
+        "checkpoint_epoch_00002_iter_000006.pyth"]
+    assert ck.load_last()["step_in_epoch"] == 6
+    ck.save({"epoch": 2, "step_in_epoch": 0}, 2)
+    assert [os.path.basename(p) for p in ck.list()] == ["checkpoint_epoch_00001.pyth", "checkpoint_epoch_00002.pyth"]
+
+
+def test_checkpoint_cut_in_half_is_named_and_skipped(tmp_path, caplog):
+    ck = Checkpointer(str(tmp_path), keep=3)
+    for epoch in (1, 2):
+        ck.save({"epoch": epoch, "weights": torch.arange(10000)}, epoch)
+    newest = ck.path(2)
+    size = os.path.getsize(newest)
+    with open(newest, "r+b") as f:
+        f.truncate(size // 2)
+    with pytest.raises(CheckpointError, match=f"cannot read checkpoint {re.escape(newest)} \\({size // 2} bytes\\): "
+                                              "it is damaged or incomplete"):
+        load_checkpoint_file(newest)
+    with caplog.at_level(logging.WARNING):
+        state = ck.load_last()
+    assert state["epoch"] == 1 and state["path"] == ck.path(1)
+    assert any(newest in r.getMessage() and "falling back to the previous checkpoint" in r.getMessage()
+               for r in caplog.records)
+    with open(ck.path(1), "r+b") as f:
+        f.truncate(100)
+    with pytest.raises(CheckpointError, match="none of the 2 checkpoint"):  # never a silent restart from scratch
+        ck.load_last()

@@ -88,7 +88,7 @@ def test_test_views_temporal_positions(tmp_path):
     make_list(str(tmp_path), "test", [("r.mp4", 1)])
     cfg = small_cfg(str(tmp_path), **{"TEST.NUM_ENSEMBLE_VIEWS": 3, "TEST.NUM_SPATIAL_CROPS": 1})
     loader = build_loader(cfg, "test")
-    assert len(loader.dataset) == 3
+    assert len(loader.dataset) == 1 and loader.dataset.num_views == 3  # one item: the video's 3 views
     batch = next(iter(loader))
     assert batch["view"].tolist() == [0, 1, 2] and batch["ok"].all()
     levels = [frame_level(denormalise(v)) for v in batch["video"]]
@@ -173,3 +173,15 @@ def test_broken_videos_in_testing_are_marked_not_ok(tmp_path, synthetic_dir, cap
     assert ok.tolist() == [int(i) < 6 for i in index]
     bad = torch.cat([b["video"] for b in batches])[~ok]
     assert bad.abs().sum() == 0 and "empty.mp4" in caplog.text and "corrupt.mp4" in caplog.text
+
+
+def test_bad_video_budget_counts_broken_samples_not_failed_replacements(tmp_path, synthetic_dir):
+    """Half the list broken, DATA.MAX_BAD_FRACTION 0.5: replacements that fail too must not use up the budget."""
+    good = [(os.path.join(synthetic_dir, "videos", "train", f"{n:05d}.mp4"), n) for n in range(2)]
+    for name in ("a.mp4", "b.mp4"):
+        open(os.path.join(tmp_path, name), "wb").close()
+    make_list(str(tmp_path), "train", good + [("a.mp4", 2), ("b.mp4", 3)])
+    loader = build_loader(small_cfg(str(tmp_path), **{"DATA.MAX_BAD_FRACTION": 0.5, "RNG_SEED": 1}), "train")
+    batches = _batches(loader)  # 4 samples, 2 of them broken videos: within the budget of 2
+    assert sum(int((b["decode_failures"] > 0).sum()) for b in batches) == 2
+    assert loader.last_epoch_failures > 2  # some replacements failed as well (what the old count tripped on)

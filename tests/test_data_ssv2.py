@@ -96,8 +96,9 @@ def test_segment_sampling_train_and_test_views(ssv2_dir):
             levels = _levels(ds[(item, epoch)]["video"])
             assert all(8 * k <= f < 8 * (k + 1) for k, f in enumerate(levels)), levels
     test = SSv2Dataset(_cfg(ssv2_dir, **{"TEST.NUM_ENSEMBLE_VIEWS": 2, "TEST.NUM_SPATIAL_CROPS": 3}), "test")
-    assert len(test) == 12
-    assert _levels(test[0]["video"]) == [2, 10, 18, 26] and _levels(test[3]["video"]) == [6, 14, 22, 30]
+    assert len(test) == 2 and test.num_views == 6  # an item is a video's 6 views, decoded in one pass
+    views = test[0]["video"]
+    assert _levels(views[0]) == [2, 10, 18, 26] and _levels(views[3]) == [6, 14, 22, 30]
 
 
 def _red_direction(video_cthw):

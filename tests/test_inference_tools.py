@@ -66,11 +66,14 @@ def test_extract_features_cli(checkpoint, real_videos_dir, tmp_path):
     result = run(["tools/extract_features.py", "--cfg", CFG, "--checkpoint", ckpt, "--videos", real_videos_dir,
                   "--out", str(out), "--logits", "--stage", "3", *TINY])
     assert result.returncode == 0, result.stderr
-    assert "2/2 videos extracted" in result.stdout
+    # Every entry of the folder is in the index: the two clips, and its README as not a video.
+    assert "2/3 videos extracted, 1 failed" in result.stdout
     with open(out / "index.json") as f:
         index = json.load(f)
-    assert [r["status"] for r in index] == ["ok", "ok"]
-    record = index[0]
+    assert [(os.path.basename(r["video"]), r["status"]) for r in index] == [
+        ("README.md", "failed"), ("dog.mp4", "ok"), ("goat.mp4", "ok")]
+    assert "not a video" in index[0]["reason"]
+    record = index[1]
     feats = np.load(record["features"])
     assert feats.shape == (record["num_clips"], 128) and np.isfinite(feats).all()
     assert np.load(record["logits"]).shape == (record["num_clips"], 6)

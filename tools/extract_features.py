@@ -6,7 +6,8 @@
 For every video, windows of DATA.NUM_FRAMES frames DATA.SAMPLING_RATE apart slide over the
 whole video (--stride seconds, default non-overlapping; the last window padded) at
 DATA.TEST_CROP_SIZE. Writes OUT/<video>.npy ([num_clips, C]; --logits and --stage add
-OUT/<video>.logits.npy and OUT/<video>.stage<k>.npy), a record OUT/<video>.json and
+OUT/<video>.logits.npy and OUT/<video>.stage<k>.npy; --logits also prints each video's top-5
+classes, by name when known), a record OUT/<video>.json and
 OUT/index.json; --format hdf5 also packs everything into OUT/features.h5. Rerunning skips
 finished videos; a video that fails to decode is listed with the reason and the run goes on.
 """
@@ -17,12 +18,15 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
 
 from hiera_video.config import load_config  # noqa: E402
+from hiera_video.data.video_lists import find_class_names  # noqa: E402
 from hiera_video.engine.build import build_model, load_train_init  # noqa: E402
 from hiera_video.inference.pipeline import list_videos, run_extraction  # noqa: E402
+from hiera_video.inference.predict import top_k  # noqa: E402
 from hiera_video.inference.writer import NpyWriter, check_writable, write_hdf5, write_index  # noqa: E402
 
 logger = logging.getLogger("extract")
@@ -46,7 +50,9 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     cfg = load_config(argparse.Namespace(cfg_file=args.cfg_file, opts=args.opts, init_method=None, num_shards=None,
                                          shard_id=None), validate=False)
-    videos = list_videos(args.videos)
+    if os.path.isdir(args.videos) and os.path.realpath(args.out) == os.path.realpath(args.videos):
+        p.error("--out must not be the --videos folder (the outputs would mix with your videos)")
+    videos = list_videos(args.videos, exclude=[args.out])
     check_writable(args.out)
 
     rank, world = 0, 1
@@ -69,13 +75,24 @@ def main(argv=None):
     if world > 1:
         dist.barrier()
     if rank == 0:
-        records = write_index(args.out, videos, NpyWriter(args.out))
-        ok = sum(r["status"] == "ok" for r in records)
-        print(f"{ok}/{len(records)} videos extracted, {len(records) - ok} failed; index: {os.path.join(args.out, 'index.json')}")
+        records = write_index(args.out, videos, NpyWriter(args.out, videos))
+        status = [r["status"] for r in records]
+        print(f"{status.count('ok')}/{len(records)} videos extracted, {status.count('failed')} failed, "
+              f"{status.count('skipped')} skipped; index: {os.path.join(args.out, 'index.json')}")
         if args.format == "hdf5":
             print(f"wrote {write_hdf5(args.out, records)}")
+        if args.logits:
+            print_top_classes(records, find_class_names(cfg, args.checkpoint))
     if world > 1:
         dist.destroy_process_group()
+
+
+def print_top_classes(records, names) -> None:
+    """One line per extracted video: the top-5 classes of its clips' mean logits, by name when known."""
+    for r in records:
+        if r.get("status") == "ok" and r.get("logits"):
+            probs = torch.from_numpy(np.load(r["logits"])).float().mean(0).softmax(-1)
+            print(f"{r['name']}: " + ", ".join(f"{name} {p:.2f}" for _, name, p in top_k(probs, names)))
 
 
 if __name__ == "__main__":

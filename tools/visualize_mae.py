@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from hiera_video.data.video_decoding import VideoDecodeError, clip_times, open_video  # noqa: E402
 from hiera_video.models.mae import (MAE_CONFIGS, MaskedAutoencoderHiera, create_mae_model,  # noqa: E402
                                     load_mae_pretrained, mae_kwargs_from_state_dict)
 from hiera_video.models.pretrained import read_state_dict  # noqa: E402
@@ -34,18 +35,14 @@ STD = torch.tensor([0.229, 0.224, 0.225])
 def read_clip(path: str, num_frames: int, size: int, stride: int) -> torch.Tensor:
     """Decode ``num_frames`` frames ``stride`` apart from the middle of ``path``; resize the
     short side to ``size``, centre crop. Returns ``[T, 3, size, size]`` floats in [0, 1]."""
-    import av
-
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"video not found: {path}")
-    with av.open(path) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    if not frames:
-        raise ValueError(f"{path}: no video frames decoded")
-    span = (num_frames - 1) * stride + 1
-    start = max(0, (len(frames) - span) // 2)
-    idx = [min(start + i * stride, len(frames) - 1) for i in range(num_frames)]
-    clip = torch.from_numpy(np.stack([frames[i] for i in idx])).permute(0, 3, 1, 2).float() / 255
+    video = open_video(path, "pyav")  # decodes only the sampled frames, even of a long video
+    try:
+        step = stride / video.fps
+        start = max(0.0, ((video.duration or 0.0) - (num_frames - 1) * step) / 2)
+        frames = video.frames_at(clip_times(start, num_frames, step))
+    finally:
+        video.close()
+    clip = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
     h, w = clip.shape[-2:]
     scale = size / min(h, w)
     clip = F.interpolate(clip, size=(max(size, round(h * scale)), max(size, round(w * scale))),
@@ -149,7 +146,10 @@ def main(argv=None):
             overrides[key] = value
     model = build_model(args.checkpoint, model_name, overrides)
     frames = model.input_size[0] if len(model.input_size) == 3 else 1
-    clip = read_clip(args.video, frames, model.input_size[-1], args.sampling_rate or rate)
+    try:
+        clip = read_clip(args.video, frames, model.input_size[-1], args.sampling_rate or rate)
+    except VideoDecodeError as e:
+        sys.exit(f"error: {e}")
     grid = render(model, clip, args.mask_ratio if args.mask_ratio is not None else model.mask_ratio, args.seed)
     import matplotlib
 

@@ -13,6 +13,9 @@ _C.NUM_GPUS = 1  # 0 = CPU
 _C.NUM_SHARDS = 1  # machines
 _C.SHARD_ID = 0
 _C.DIST_BACKEND = "nccl"  # gloo is used automatically on CPU
+# Seconds a collective waits for a silent process before the job stops naming it (a killed
+# process is noticed at once; this bounds a hung or unreachable one).
+_C.DIST_TIMEOUT_SECONDS = 1800
 # Processes per machine when NUM_GPUS is 0 (gloo on CPU): multi-process runs without a GPU.
 _C.NUM_CPU_PROCESSES = 1
 _C.OUTPUT_DIR = "./runs/default"
@@ -22,10 +25,11 @@ _C.LOG_PERIOD = 10
 # ---------------------------------------------------------------------------- train
 _C.TRAIN = CfgNode()
 _C.TRAIN.ENABLE = True
-_C.TRAIN.DATASET = "kinetics"  # kinetics | ssv2 | ava
+_C.TRAIN.DATASET = "kinetics"  # kinetics | ssv2 | ava | folder | ucf101 | hmdb51
 _C.TRAIN.BATCH_SIZE = 64  # global, over all processes
 _C.TRAIN.EVAL_PERIOD = 10  # epochs between single-view validations
 _C.TRAIN.CHECKPOINT_PERIOD = 10
+_C.TRAIN.CHECKPOINT_PERIOD_ITERS = 0  # also save every N updates inside an epoch (0 = off); resumes mid-epoch
 _C.TRAIN.CHECKPOINT_KEEP = 3  # last K periodic checkpoints kept
 _C.TRAIN.AUTO_RESUME = True
 _C.TRAIN.CHECKPOINT_FILE_PATH = ""  # initialisation (official or project checkpoint)
@@ -76,6 +80,12 @@ _C.DATA.MAX_BAD_FRACTION = 0.1  # stop when more of an epoch's training videos f
 # flip (it swaps left/right classes); SSV2_LABEL_AWARE_FLIP flips and swaps those labels.
 _C.DATA.SSV2_VIDEO_EXT = "webm"
 _C.DATA.SSV2_LABEL_AWARE_FLIP = False
+# Class folders (TRAIN.DATASET folder, hiera_video/data/folders.py): per-class held-out fractions
+# when PATH_TO_DATA_DIR has no val/ or test/ folder (seeded by RNG_SEED).
+_C.DATA.VAL_FRACTION = 0.1
+_C.DATA.TEST_FRACTION = 0.2
+# UCF101 / HMDB51 (TRAIN.DATASET ucf101 | hmdb51): official split 1, 2 or 3.
+_C.DATA.SPLIT = 1
 # Generated dataset (configs/Synthetic): written on first run when PATH_TO_DATA_DIR lacks it.
 _C.DATA.SYNTHETIC = CfgNode()
 _C.DATA.SYNTHETIC.ENABLE = False
@@ -89,7 +99,7 @@ _C.DATA.SYNTHETIC.SEED = 0
 # ---------------------------------------------------------------------------- model
 _C.MODEL = CfgNode()
 _C.MODEL.MODEL_NAME = "hiera_base_16x224"  # any hiera_video.list_models() name
-_C.MODEL.NUM_CLASSES = 400
+_C.MODEL.NUM_CLASSES = 400  # 0: from the data (folder, ucf101, hmdb51, or a classnames.txt)
 _C.MODEL.DROPOUT_RATE = 0.3  # head dropout
 _C.MODEL.LOSS_FUNC = "soft_cross_entropy"  # soft_cross_entropy | cross_entropy | bce
 

@@ -35,6 +35,8 @@ def validate_cfg(cfg: CfgNode) -> None:
     _require(cfg.NUM_SHARDS >= 1, "NUM_SHARDS", cfg.NUM_SHARDS, "must be >= 1 (number of machines)")
     _require(0 <= cfg.SHARD_ID < cfg.NUM_SHARDS, "SHARD_ID", cfg.SHARD_ID, f"must be in [0, NUM_SHARDS={cfg.NUM_SHARDS})")
     _require(cfg.LOG_PERIOD >= 1, "LOG_PERIOD", cfg.LOG_PERIOD, "must be >= 1 iteration")
+    _require(cfg.DIST_TIMEOUT_SECONDS > 0, "DIST_TIMEOUT_SECONDS", cfg.DIST_TIMEOUT_SECONDS,
+             "must be > 0 seconds (how long a collective waits for a silent process)")
     _require(bool(cfg.OUTPUT_DIR), "OUTPUT_DIR", cfg.OUTPUT_DIR, "must name a folder")
     _require(cfg.TRAIN.ENABLE or cfg.TEST.ENABLE, "TRAIN.ENABLE/TEST.ENABLE", (cfg.TRAIN.ENABLE, cfg.TEST.ENABLE),
              "nothing to do: enable training, testing or both")
@@ -47,6 +49,8 @@ def validate_cfg(cfg: CfgNode) -> None:
     _require(t.GRAD_ACCUM_STEPS >= 1, "TRAIN.GRAD_ACCUM_STEPS", t.GRAD_ACCUM_STEPS, "must be >= 1")
     _require(t.EVAL_PERIOD >= 1, "TRAIN.EVAL_PERIOD", t.EVAL_PERIOD, "must be >= 1 epoch")
     _require(t.CHECKPOINT_PERIOD >= 1, "TRAIN.CHECKPOINT_PERIOD", t.CHECKPOINT_PERIOD, "must be >= 1 epoch")
+    _require(t.CHECKPOINT_PERIOD_ITERS >= 0, "TRAIN.CHECKPOINT_PERIOD_ITERS", t.CHECKPOINT_PERIOD_ITERS,
+             "must be >= 0 updates (0 = epoch-end checkpoints only)")
     _require(t.CHECKPOINT_KEEP >= 1, "TRAIN.CHECKPOINT_KEEP", t.CHECKPOINT_KEEP, "must keep >= 1 checkpoint")
     _require(t.MIXED_PRECISION_DTYPE in AMP_DTYPES, "TRAIN.MIXED_PRECISION_DTYPE", t.MIXED_PRECISION_DTYPE,
              f"expected one of {AMP_DTYPES}")
@@ -63,8 +67,16 @@ def validate_cfg(cfg: CfgNode) -> None:
                  f"validation during training runs the trained model, so it must equal DATA.TRAIN_CROP_SIZE="
                  f"{cfg.DATA.TRAIN_CROP_SIZE} (Hiera's position embeddings are sized to the input)")
 
+    d = cfg.DATA
+    _require(0 <= d.VAL_FRACTION < 1 and 0 <= d.TEST_FRACTION < 1 and d.VAL_FRACTION + d.TEST_FRACTION < 1,
+             "DATA.VAL_FRACTION/TEST_FRACTION", (d.VAL_FRACTION, d.TEST_FRACTION),
+             "must be in [0, 1) and leave some videos for training")
     m = cfg.MODEL
-    _require(m.NUM_CLASSES >= 1, "MODEL.NUM_CLASSES", m.NUM_CLASSES, "must be >= 1")
+    if m.NUM_CLASSES == 0:  # before the task and model are built: the dataset counts its classes
+        from hiera_video.data.folders import num_classes_from_data
+
+        m.NUM_CLASSES = num_classes_from_data(cfg)
+    _require(m.NUM_CLASSES >= 1, "MODEL.NUM_CLASSES", m.NUM_CLASSES, "must be >= 1 (0: from the data)")
     _require(m.LOSS_FUNC in LOSSES, "MODEL.LOSS_FUNC", m.LOSS_FUNC, f"expected one of {LOSSES}")
     _require(0 <= m.DROPOUT_RATE < 1, "MODEL.DROPOUT_RATE", m.DROPOUT_RATE, "must be in [0, 1)")
     _require(0 <= cfg.HIERA.DROP_PATH_RATE < 1, "HIERA.DROP_PATH_RATE", cfg.HIERA.DROP_PATH_RATE, "must be in [0, 1)")

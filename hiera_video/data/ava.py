@@ -21,7 +21,10 @@ else negatives). val / test: detector boxes >= AVA.DETECTION_SCORE_THRESH, centr
 Bad input: boxes outside [0, 1] are clipped and degenerate ones dropped (logged with counts);
 keyframes whose frames are missing (video absent from the frame lists, centre frame beyond
 the list, or listed files absent on disk) are skipped, counted in ``skipped`` and reported;
-an action id outside 1..MODEL.NUM_CLASSES is an error naming the file.
+an action id outside 1..MODEL.NUM_CLASSES is an error naming the file. A frame file that
+exists but cannot be read (corrupt, truncated, not an image) is logged; in training the
+keyframe is replaced by another (counted in "decode_failures"), in val/test it is scored with
+no boxes and named in the results' ``failed_keyframes``.
 
 Item: "video" float [C, T, S, S], "boxes" float [n, 4] (x1, y1, x2, y2 in clip pixels),
 "labels" float [n, K] multi-hot (column = action id - 1), "norm_boxes" float [n, 4] (the
@@ -42,6 +45,8 @@ from hiera_video.evaluation.ava_map import box_iou, read_boxes_csv
 
 from .ava_transforms import sanitize_normalized_boxes, transform_clip, valid_boxes
 from .samplers import item_seed
+
+MAX_REPLACEMENTS = 20
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +239,21 @@ class AVADataset(Dataset):
 
     def __getitem__(self, key) -> Dict:
         index, epoch = key if isinstance(key, (tuple, list)) else (key, 0)
+        failures, item = 0, index
+        while True:
+            try:
+                return self._item(index, epoch, failures)
+            except OSError as e:  # a frame file that cannot be read or decoded
+                failures += 1
+                if not self.train:
+                    logger.warning("AVA %s: %s; keyframe left out of the metric", self.split, e)
+                    return self._failed_item(index, str(e))
+                logger.warning("AVA train: %s; replacing the keyframe", e)
+                if failures > MAX_REPLACEMENTS:
+                    raise RuntimeError(f"{failures} AVA keyframes in a row could not be read; last: {e}") from e
+                index = int(np.random.default_rng(item_seed(self.seed, epoch, item, failures, 1)).integers(len(self)))
+
+    def _item(self, index: int, epoch: int, failures: int) -> Dict:
         vid, t, norm_boxes, labels, paths = self.keyframes[index]
         rng = np.random.default_rng(item_seed(self.seed, epoch, index))
         video, boxes = transform_clip(self.load_frames(paths), norm_boxes, self.cfg, self.train, rng)
@@ -242,13 +262,22 @@ class AVADataset(Dataset):
             boxes, labels, norm_boxes = boxes[keep], labels[keep], norm_boxes[keep]
         return {"video": video, "boxes": torch.from_numpy(boxes), "labels": torch.from_numpy(labels),
                 "norm_boxes": torch.from_numpy(norm_boxes), "video_id": vid, "timestamp": t,
-                "index": index, "decode_failures": 0}
+                "index": index, "decode_failures": failures, "error": ""}
+
+    def _failed_item(self, index: int, reason: str) -> Dict:
+        """A val/test keyframe whose frames cannot be read: no boxes, so nothing is scored for it."""
+        vid, t = self.keyframes[index][:2]
+        size = self.cfg.DATA.TEST_CROP_SIZE
+        return {"video": torch.zeros(3, self.cfg.DATA.NUM_FRAMES, size, size), "boxes": torch.zeros(0, 4),
+                "labels": torch.zeros(0, self.num_classes), "norm_boxes": torch.zeros(0, 4), "video_id": vid,
+                "timestamp": t, "index": index, "decode_failures": 1, "error": f"{vid},{t:04d}: {reason}"}
 
 
 def ava_collate(items: List[Dict]) -> Dict:
     """Items -> batch: "video" [B, C, T, H, W]; "boxes" [N, 5] (batch index, x1, y1, x2, y2 in
     pixels); "labels" [N, K] multi-hot (also as "label", which the train loop counts);
-    "norm_boxes" [N, 4]; "metadata" N (video_id, timestamp); "index", "decode_failures" [B]."""
+    "norm_boxes" [N, 4]; "metadata" N (video_id, timestamp); "index", "decode_failures" [B];
+    "errors": "video,timestamp: reason" of the val/test keyframes whose frames could not be read."""
     boxes = [torch.cat([torch.full((len(it["boxes"]), 1), float(i)), it["boxes"]], dim=1) for i, it in enumerate(items)]
     labels = torch.cat([it["labels"] for it in items])
     return {
@@ -258,6 +287,7 @@ def ava_collate(items: List[Dict]) -> Dict:
         "metadata": [(it["video_id"], it["timestamp"]) for it in items for _ in range(len(it["boxes"]))],
         "index": torch.tensor([it["index"] for it in items]),
         "decode_failures": torch.tensor([it["decode_failures"] for it in items]),
+        "errors": [it["error"] for it in items if it.get("error")],
     }
 
 

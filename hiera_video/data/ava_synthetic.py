@@ -38,11 +38,14 @@ import time
 import numpy as np
 from PIL import Image
 
+from .generated_folder import check_generator_target, read_meta
+
 logger = logging.getLogger(__name__)
 
 FPS, START_SEC, FIRST_KEYFRAME, MARGIN_SEC = 30, 900, 902, 2
 CLASSES = {1: "stand", 2: "sit", 3: "bend/bow (at the waist)", 4: "wave", 5: "walk", 6: "talk to (e.g., self, a person)"}
 EVALUATED = [1, 2, 3, 4, 5]
+GENERATOR = "hiera_video.data.ava_synthetic"
 
 
 def _person(rng, h, w):
@@ -150,9 +153,14 @@ def _write(path, lines):
     return path
 
 
+def is_own_meta(meta: dict) -> bool:
+    """meta.json written by this generator (older ones lack "generator" but have "evaluated")."""
+    return meta.get("generator") == GENERATOR or ("evaluated" in meta and "keyframes" in meta)
+
+
 def is_complete(root: str) -> bool:
-    """The frame lists and the label map (written last) mark a finished dataset."""
-    return all(os.path.isfile(os.path.join(root, p)) for p in (
+    """This generator's output with the frame lists and the label map (written last)."""
+    return is_own_meta(read_meta(root)) and all(os.path.isfile(os.path.join(root, p)) for p in (
         "frame_lists/train.csv", "frame_lists/val.csv", "annotations/ava_action_list_v2.2_for_activitynet_2019.pbtxt"))
 
 
@@ -160,12 +168,13 @@ def generate(out: str, **kw) -> dict:
     """``make_synthetic_ava`` into a temporary sibling folder, then moved into ``out`` (an
     interrupted generation leaves no half dataset). Returns the meta dict (also meta.json)."""
     out = os.path.abspath(out)
+    check_generator_target(out, is_own_meta, "synthetic AVA")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=os.path.dirname(out))
     t0 = time.time()
     try:
         make_synthetic_ava(tmp, **kw)
-        meta = dict(kw, fps=FPS, classes=CLASSES, evaluated=EVALUATED)
+        meta = dict(kw, generator=GENERATOR, fps=FPS, classes=CLASSES, evaluated=EVALUATED)
         with open(os.path.join(tmp, "meta.json"), "w") as f:
             json.dump(meta, f, indent=1)
         os.makedirs(out, exist_ok=True)
@@ -192,6 +201,7 @@ def ensure_ava_synthetic_dataset(cfg):
               height=sc.SIZE, width=sc.SIZE, seed=sc.SEED)
 
     def make():
+        check_generator_target(root, is_own_meta, "synthetic AVA")
         if is_complete(root):
             return None
         logger.info("synthetic AVA data not found in %s: generating it", root)
@@ -214,6 +224,10 @@ def main(argv=None):
     ap.add_argument("--width", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
+    try:
+        check_generator_target(os.path.abspath(a.out), lambda meta: False, "synthetic AVA")
+    except ValueError as e:
+        raise SystemExit(f"error: {e}")
     files = make_synthetic_ava(a.out, a.train_videos, a.val_videos, a.keyframes, a.height, a.width, a.seed)
     for name, path in files.items():
         print(f"{name}: {path}")

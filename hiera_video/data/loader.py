@@ -2,7 +2,7 @@
 
 Batches are dicts (default collation of the dataset's items):
   "video" float [B, C, T, H, W], "label" long [B], "index" long [B] (video index in the
-  list), "decode_failures" long [B]; for split "test" also "view" long [B], "ok" bool [B].
+  list), "decode_failures" long [B]; for splits "val" and "test" also "view" long [B], "ok" bool [B].
 
 Per process (torch.distributed rank / world size when initialised):
   * train: ``EpochShuffleSampler`` (a DistributedSampler: order from RNG_SEED + epoch,
@@ -12,8 +12,10 @@ Per process (torch.distributed rank / world size when initialised):
     the number of clips per optimiser step. More than DATA.MAX_BAD_FRACTION broken videos
     in an epoch stop the iteration with ``TooManyBadVideos``.
     Call ``loader.set_epoch(epoch)`` (or ``loader.sampler.set_epoch``) before each epoch.
-  * val / test: ``ShardSampler`` (items rank::world, no duplicates), batch TEST.BATCH_SIZE
-    (per process, as PySlowFast).
+  * val / test: ``ShardSampler`` (videos rank::world, no duplicates); an item holds all of a
+    video's views (decoded in one pass), TEST.BATCH_SIZE // views videos a batch, flattened
+    to clips; ``loader.views_per_batch`` = TEST.BATCH_SIZE (per process, as PySlowFast) is
+    how many clips evaluation gives the model at a time.
 All item randomness comes from RNG_SEED, the epoch and the item (``samplers``); the
 loader never draws from the caller's global RNGs.
 ``loader.dataset`` has ``num_videos``, ``video_paths``, ``labels``, ``class_names``.
@@ -42,7 +44,16 @@ def build_dataset(cfg, split: str):
         from .ssv2 import SSv2Dataset
 
         return SSv2Dataset(cfg, split)
-    raise ValueError(f"unknown dataset '{name}' (TRAIN.DATASET / TEST.DATASET): expected kinetics, ssv2 or synthetic")
+    if name == "folder":
+        from .folders import FolderDataset
+
+        return FolderDataset(cfg, split)
+    if name in ("ucf101", "hmdb51"):
+        from .official_splits import dataset_class
+
+        return dataset_class(name)(cfg, split)
+    raise ValueError(f"unknown dataset '{name}' (TRAIN.DATASET / TEST.DATASET): expected kinetics, ssv2, synthetic, "
+                     "folder, ucf101 or hmdb51")
 
 
 class TooManyBadVideos(RuntimeError):
@@ -50,7 +61,8 @@ class TooManyBadVideos(RuntimeError):
 
 
 def collate_repeated(items):
-    """Default collation, then [B, R, ...] -> [B * R, ...] for repeated-augmentation items."""
+    """Default collation, then [B, R, ...] -> [B * R, ...] for items of R clips (repeated
+    augmentation, or a video's evaluation views)."""
     batch = default_collate(items)
     return {k: v.flatten(0, 1) for k, v in batch.items()}
 
@@ -58,26 +70,29 @@ def collate_repeated(items):
 class VideoLoader(DataLoader):
     """A DataLoader with ``set_epoch`` forwarded to its sampler and a bad-video budget.
 
-    While iterating a train loader it sums "decode_failures"; once they exceed
-    DATA.MAX_BAD_FRACTION of the epoch's samples (on this process) it raises
-    ``TooManyBadVideos`` with a summary. ``last_epoch_failures`` keeps the count.
+    While iterating a train loader it counts the samples whose video failed to decode
+    ("decode_failures" > 0); once they exceed DATA.MAX_BAD_FRACTION of the epoch's samples
+    (on this process) it raises ``TooManyBadVideos`` with a summary. ``last_epoch_failures``
+    keeps the epoch's decode failures (attempts, replacements that failed too included).
     """
 
-    max_bad_fraction = 1.0
+    max_bad_fraction = None  # train loaders only: evaluation leaves broken videos out instead
     last_epoch_failures = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.sampler.set_epoch(epoch)
 
     def __iter__(self):
-        failures, seen = 0, 0
-        budget = self.max_bad_fraction * len(self.sampler)
+        failures, bad, seen = 0, 0, 0
+        budget = len(self.sampler) * (self.max_bad_fraction if self.max_bad_fraction is not None else float("inf"))
         for batch in super().__iter__():
             failures += int(batch["decode_failures"].sum())
+            # the budget counts samples whose video failed, not attempts (a replacement may fail too)
+            bad += int((batch["decode_failures"] > 0).sum())
             seen += int(batch["index"].numel())
-            if failures > budget:
+            if bad > budget:
                 raise TooManyBadVideos(
-                    f"{failures} videos failed to decode within the first {seen} samples of this epoch, more "
+                    f"{bad} videos failed to decode within the first {seen} samples of this epoch, more "
                     f"than DATA.MAX_BAD_FRACTION={self.max_bad_fraction} of the {len(self.sampler)} this process "
                     f"reads per epoch ({self.dataset.split} list of {self.dataset.num_videos} videos under "
                     f"'{self.dataset.cfg.DATA.PATH_TO_DATA_DIR}'); the warnings above name each file and reason")
@@ -126,10 +141,13 @@ def build_loader(cfg, split: str) -> VideoLoader:
         sampler = EpochShuffleSampler(dataset, world, rank, cfg.RNG_SEED)
         if dataset.repeats > 1:
             collate = collate_repeated
-    else:
-        batch = cfg.TEST.BATCH_SIZE
+    else:  # an item is all views of one video, decoded once; evaluation regroups views by TEST.BATCH_SIZE
+        batch = max(1, cfg.TEST.BATCH_SIZE // dataset.num_views)
         sampler = ShardSampler(len(dataset), world, rank)
+        collate = collate_repeated
     loader = make_video_loader(cfg, dataset, split, batch, sampler, collate)
     if split == "train":
         loader.max_bad_fraction = cfg.DATA.MAX_BAD_FRACTION
+    else:
+        loader.views_per_batch = cfg.TEST.BATCH_SIZE
     return loader

@@ -4,9 +4,11 @@ Every sampler yields ``(index, epoch)`` pairs; the dataset derives all of an ite
 randomness (clip start, crop, flip, replacement of a broken video) from
 ``item_seed(seed, epoch, index)``. So a run resumed at epoch E sees exactly the batches
 of an uninterrupted run, whatever DATA_LOADER.NUM_WORKERS is and whether workers are
-persistent.
+persistent. A run resumed inside an epoch starts the sampler at the position of its
+checkpoint (``set_epoch(epoch, start)``), so it continues with the very next batch.
 """
 import contextlib
+import itertools
 import random
 from typing import Iterator, Tuple
 
@@ -45,20 +47,33 @@ class EpochShuffleSampler(DistributedSampler):
     A ``DistributedSampler`` (``set_epoch`` as usual); with one process it is plain
     shuffling. Yields ``(index, epoch)``. If ``set_epoch`` is not called between epochs the
     epoch advances by itself after each full pass, so epochs never repeat an order.
+
+    ``set_epoch(epoch, start)``: the next pass skips the first ``start`` items of this rank's
+    share (those a mid-epoch checkpoint had consumed); later passes start at 0 again.
+    ``len()`` stays the full share, so the loader's batches per epoch do not change.
     """
 
     def __init__(self, dataset, num_replicas: int, rank: int, seed: int):
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed,
                          drop_last=True)
         self._explicit = False
+        self.start = 0
 
-    def set_epoch(self, epoch: int) -> None:
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        if not 0 <= start <= self.num_samples:
+            raise ValueError(f"sampler start {start} outside this rank's {self.num_samples} items per epoch")
         super().set_epoch(epoch)
         self._explicit = True
+        self.start = start
 
     def __iter__(self) -> Iterator[Tuple[int, int]]:
-        epoch = self.epoch
-        for index in super().__iter__():
+        # Read and reset the position now, not at the first next(): the pass owns it.
+        epoch, start = self.epoch, self.start
+        self.start = 0
+        return self._iterate(epoch, start)
+
+    def _iterate(self, epoch: int, start: int) -> Iterator[Tuple[int, int]]:
+        for index in itertools.islice(super().__iter__(), start, None):
             yield index, epoch
         if not self._explicit:
             self.epoch = epoch + 1

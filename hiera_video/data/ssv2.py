@@ -99,11 +99,11 @@ class SSv2Dataset(KineticsDataset):
         else:
             self.transform = T.build_eval_transform(self.cfg)
 
-    def _decode(self, index, view):
+    def _decode_views(self, index, views):
         path = self.video_paths[index]
         if not os.path.exists(path) and os.path.exists(os.path.splitext(path)[0] + ".mp4"):
             self.video_paths[index] = path = os.path.splitext(path)[0] + ".mp4"
-        return super()._decode(index, view)
+        return super()._decode_views(index, views)
 
     def _clip_times(self, duration: float, fps: float, view) -> Sequence[float]:
         """One frame per segment: random in training, at (j + 0.5) / n of each segment for view (j, n)."""

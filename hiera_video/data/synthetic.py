@@ -17,7 +17,8 @@ Layout written under ``out``: ``videos/<split>/<n>.mp4`` (``DATA.SYNTHETIC.SIZE`
 ``DATA.SYNTHETIC.NUM_FRAMES`` frames at 30 fps), ``train.csv`` / ``val.csv`` / ``test.csv``
 (``path label``, paths relative to ``out``), ``classnames.txt``, ``meta.json``.
 Deterministic from the seed; written into a temporary folder and then moved into place,
-lists last, so an interrupted generation is simply redone.
+lists last, so an interrupted generation is simply redone. It only writes into a missing or
+empty folder or its own earlier output (``meta.json``): see ``generated_folder``.
 
 CLI: ``python -m hiera_video.data.synthetic --out data/synthetic [--num-train 600 ...]``.
 """
@@ -34,6 +35,8 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
+from .generated_folder import check_generator_target, read_meta
+
 logger = logging.getLogger(__name__)
 
 CLASSES = ("move_left", "move_right", "move_up", "move_down", "rotate_clockwise", "rotate_counterclockwise")
@@ -41,6 +44,7 @@ OPPOSITE = {0: 1, 1: 0, 2: 3, 3: 2, 4: 5, 5: 4}
 SHAPES = ("triangle", "L", "T", "ellipse", "bar")
 FPS = 30
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
+GENERATOR = "hiera_video.data.synthetic"
 
 
 @dataclass(frozen=True)
@@ -210,8 +214,10 @@ def generate(out: str, num_train: int = 600, num_val: int = 120, num_test: int =
     if num_frames < 2:
         raise ValueError(f"DATA.SYNTHETIC.NUM_FRAMES must be >= 2, got {num_frames}")
     counts = {"train": num_train, "val": num_val, "test": num_test}
-    meta = dict(classes=list(CLASSES), counts=counts, num_frames=num_frames, size=size, seed=seed, fps=FPS)
+    meta = dict(generator=GENERATOR, classes=list(CLASSES), counts=counts, num_frames=num_frames, size=size,
+                seed=seed, fps=FPS)
     out = os.path.abspath(out)
+    check_generator_target(out, is_own_meta, "synthetic dataset")
     parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=parent)
@@ -258,8 +264,15 @@ def _publish(tmp: str, out: str) -> None:
         os.replace(os.path.join(tmp, name), dst)
 
 
+def is_own_meta(meta: Dict) -> bool:
+    """meta.json written by this generator (older ones lack "generator" but list these classes)."""
+    return meta.get("generator") == GENERATOR or (meta.get("classes") == list(CLASSES) and "counts" in meta)
+
+
 def is_complete(data_dir: str) -> bool:
-    return all(os.path.isfile(os.path.join(data_dir, f"{s}.csv")) for s in SPLIT_IDS)
+    """This generator's finished output: its meta.json and the three lists (written last)."""
+    return is_own_meta(read_meta(data_dir)) and all(os.path.isfile(os.path.join(data_dir, f"{s}.csv"))
+                                                    for s in SPLIT_IDS)
 
 
 def ensure_synthetic_dataset(cfg) -> Optional[Dict]:
@@ -277,6 +290,7 @@ def ensure_synthetic_dataset(cfg) -> Optional[Dict]:
     distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
     def make():
+        check_generator_target(data_dir, is_own_meta, "synthetic dataset")
         if is_complete(data_dir):
             _check_meta(cfg)
             return None
@@ -291,11 +305,7 @@ def ensure_synthetic_dataset(cfg) -> Optional[Dict]:
 
 
 def _check_meta(cfg) -> None:
-    path = os.path.join(cfg.DATA.PATH_TO_DATA_DIR, "meta.json")
-    if not os.path.isfile(path):
-        return
-    with open(path) as f:
-        meta = json.load(f)
+    meta = read_meta(cfg.DATA.PATH_TO_DATA_DIR)
     sc = cfg.DATA.SYNTHETIC
     want = dict(num_frames=sc.NUM_FRAMES, size=sc.SIZE, seed=sc.SEED,
                 counts={"train": sc.NUM_TRAIN, "val": sc.NUM_VAL, "test": sc.NUM_TEST})
@@ -321,6 +331,10 @@ def main(argv=None):
     if is_complete(args.out) and not args.force:
         print(f"{args.out} already holds a dataset (use --force to regenerate)")
         return
+    try:
+        check_generator_target(os.path.abspath(args.out), is_own_meta, "synthetic dataset")
+    except ValueError as e:
+        raise SystemExit(f"error: {e}")
     generate(args.out, args.num_train, args.num_val, args.num_test, args.num_frames, args.size, args.seed,
              args.workers)
 

@@ -12,13 +12,15 @@ frame of the time window to float32 (64 frames for a 16x4 clip at 30 fps, four t
 Here only the selected frames are converted to RGB, and they stay uint8.
 
 PyAV selects frames by their presentation timestamps, so variable-frame-rate files are
-sampled correctly; decord selects by index at the average frame rate (exact for constant
-frame rates, approximate otherwise).
+sampled correctly, and turns frames of files with rotation metadata upright; decord selects
+by index at the average frame rate (exact for constant frame rates, approximate otherwise)
+and returns frames as coded (no rotation).
 
 Every failure (missing, empty, truncated or corrupt file, no video stream, no decodable
 frame) is raised as :class:`VideoDecodeError` naming the path and the reason, so the
 dataset can log it and carry on.
 """
+import itertools
 import math
 import os
 from typing import Callable, List, Sequence
@@ -55,12 +57,15 @@ class _PyAVVideo:
         try:
             self._container = av.open(path)
         except Exception as e:  # av.error.* for corrupt / empty files
-            raise VideoDecodeError(path, f"{type(e).__name__}: {e}") from None
+            what = "not a video FFmpeg can read" if isinstance(e, av.error.InvalidDataError) else "cannot open"
+            raise VideoDecodeError(path, f"{what} ({type(e).__name__}: {e})") from None
         if not self._container.streams.video:
+            kinds = sorted({st.type for st in self._container.streams}) or ["none"]
             self.close()
-            raise VideoDecodeError(path, "no video stream")
+            raise VideoDecodeError(path, f"no video stream (streams: {', '.join(kinds)})")
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "SLICE"  # frame threads add latency on tiny clips
+        self._carry = (None, -1.0, [], 0)  # (last frame used, its time, frame decoded past it, frames decoded)
         tb = self._stream.time_base
         self._start = float(self._stream.start_time * tb) if self._stream.start_time else 0.0
         rate = self._stream.average_rate or self._stream.guessed_rate
@@ -75,15 +80,22 @@ class _PyAVVideo:
             self.duration = None  # unknown until decoded; callers treat as 0
 
     def frames_at(self, times: Sequence[float]) -> np.ndarray:
-        """uint8 [T, H, W, 3]: for each time, the frame nearest to it (last one past the end)."""
+        """uint8 [T, H, W, 3]: for each time, the frame nearest to it (last one past the end).
+
+        Calls with increasing times continue where the last one stopped (its last frame and
+        the one decoded past it are kept), so a later window of a file whose tail is corrupt
+        still gets the last good frame."""
         half = 0.5 / self.fps
-        if times[0] > 1.0:  # seek only when it skips real work
-            target = int((times[0] - 1.0 + self._start) / self._stream.time_base)
+        going_back = self._carry[0] is not None and times[0] + half < self._carry[1]
+        if times[0] > 1.0 or going_back:  # seek only when it skips real work (or to go back)
+            target = int((max(times[0] - 1.0, 0.0) + self._start) / self._stream.time_base)
             self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
+            self._carry = (None, -1.0, [], 0)
+        prev, _, pending, count = self._carry
         picked: List = [None] * len(times)
-        k, prev, count = 0, None, 0
+        k, frame, t = 0, None, -1.0
         try:
-            for frame in self._container.decode(self._stream):
+            for frame in itertools.chain(pending, self._container.decode(self._stream)):
                 t = frame.time - self._start if frame.time is not None else count / self.fps
                 count += 1
                 while k < len(times) and t > times[k] + half:
@@ -91,23 +103,37 @@ class _PyAVVideo:
                     k += 1
                 if k == len(times):
                     break
-                prev = frame
+                prev, frame = frame, None
         except Exception as e:
             if prev is None:
                 raise VideoDecodeError(self.path, f"{type(e).__name__}: {e}") from None
-            # a truncated tail: keep what decoded, pad with the last good frame
-        if prev is None:
+            # a truncated or corrupt tail: keep what decoded, pad with the last good frame
+        if prev is not None:
+            prev_time = prev.time - self._start if prev.time is not None else (count - 2) / self.fps
+            self._carry = (prev, prev_time, [frame] if frame is not None else [], count - (frame is not None))
+        elif k < len(times):
             raise VideoDecodeError(self.path, "no decodable video frame")
         for j in range(k, len(times)):
             picked[j] = prev
         arrays = {}
-        for f in picked:  # a reused reformatter is ~10x faster than frame.to_ndarray(format=...)
-            if id(f) not in arrays:
-                arrays[id(f)] = self._rgb.reformat(f, format="rgb24").to_ndarray()
+        try:
+            for f in picked:  # a reused reformatter is ~10x faster than frame.to_ndarray(format=...)
+                if id(f) not in arrays:
+                    arrays[id(f)] = _upright(self._rgb.reformat(f, format="rgb24").to_ndarray(),
+                                             getattr(f, "rotation", 0))
+        except Exception as e:  # a pixel format swscale cannot convert
+            raise VideoDecodeError(self.path, f"cannot convert frames to RGB: {type(e).__name__}: {e}") from None
         return np.stack([arrays[id(f)] for f in picked])
 
     def close(self):
         self._container.close()
+
+
+def _upright(rgb: np.ndarray, rotation: float) -> np.ndarray:
+    """Frames of a file with a display matrix (phone videos), turned the way players show them;
+    ``rotation`` is FFmpeg's counter-clockwise angle in degrees."""
+    turns = int(round(rotation / 90.0)) % 4
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
 
 class _DecordVideo:
@@ -117,8 +143,6 @@ class _DecordVideo:
         import decord
 
         self.path = path
-        if not os.path.isfile(path):
-            raise VideoDecodeError(path, "file not found")
         try:
             self._reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
             self._n = len(self._reader)
@@ -140,15 +164,25 @@ class _DecordVideo:
         del self._reader
 
 
+def check_readable_file(path: str) -> None:
+    """Raise ``VideoDecodeError`` with a plain reason for what no decoder can open: a missing
+    path, a folder, an empty file, a file this process may not read."""
+    if os.path.isdir(path):
+        raise VideoDecodeError(path, "a folder, not a video file")
+    if not os.path.isfile(path):
+        raise VideoDecodeError(path, "file not found")
+    if os.path.getsize(path) == 0:
+        raise VideoDecodeError(path, "empty file (0 bytes)")
+    if not os.access(path, os.R_OK):
+        raise VideoDecodeError(path, "permission denied (cannot read the file)")
+
+
 def open_video(path: str, backend: str = "pyav"):
     """An open video with ``.duration`` (seconds or None), ``.fps``, ``.frames_at(times)``, ``.close()``."""
-    if backend == "pyav":
-        if not os.path.isfile(path):
-            raise VideoDecodeError(path, "file not found")
-        return _PyAVVideo(path)
-    if backend == "decord":
-        return _DecordVideo(path)
-    raise ValueError(f"DATA.DECODING_BACKEND must be one of {BACKENDS}, got '{backend}'")
+    if backend not in BACKENDS:
+        raise ValueError(f"DATA.DECODING_BACKEND must be one of {BACKENDS}, got '{backend}'")
+    check_readable_file(path)
+    return _PyAVVideo(path) if backend == "pyav" else _DecordVideo(path)
 
 
 def decode_frames(path: str, backend: str, make_times: Callable[[float, float], Sequence[float]]) -> torch.Tensor:
@@ -163,6 +197,50 @@ def decode_frames(path: str, backend: str, make_times: Callable[[float, float], 
     finally:
         video.close()
     return torch.from_numpy(frames).permute(0, 3, 1, 2)
+
+
+def decode_clips(path: str, backend: str, make_times: Callable[[float, float], Sequence[Sequence[float]]],
+                 gap_sec: float = 2.0) -> List:
+    """Several clips of one video from one open file: ``make_times(duration_sec, fps)`` gives
+    each clip's frame times. Clips whose spans overlap or lie within ``gap_sec`` of each other
+    are decoded in one sequential pass (the union of their times; each time still gets the
+    frame nearest to it, so a clip is the same as decoded alone); a farther clip is reached
+    by a seek, so a long video is only decoded where sampled.
+
+    Returns per clip uint8 [T, C, H, W], or the ``VideoDecodeError`` of a clip whose frames
+    could not be decoded; a file that cannot be opened raises it.
+    """
+    video = open_video(path, backend)
+    try:
+        clips = [list(t) for t in make_times(video.duration or 0.0, video.fps)]
+        out: List = [None] * len(clips)
+        for group in _nearby_groups(clips, gap_sec):
+            union = sorted({t for i in group for t in clips[i]})
+            try:
+                frames = torch.from_numpy(video.frames_at(union)).permute(0, 3, 1, 2)
+            except VideoDecodeError as e:
+                for i in group:
+                    out[i] = e
+                continue
+            position = {t: k for k, t in enumerate(union)}
+            for i in group:
+                out[i] = frames[[position[t] for t in clips[i]]]
+    finally:
+        video.close()
+    return out
+
+
+def _nearby_groups(clips: Sequence[Sequence[float]], gap_sec: float) -> List[List[int]]:
+    """Clip indices grouped (in time order) where a clip starts within ``gap_sec`` of the group's end."""
+    groups: List[List[int]] = []
+    end = -math.inf
+    for i in sorted(range(len(clips)), key=lambda i: min(clips[i])):
+        if groups and min(clips[i]) <= end + gap_sec:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+        end = max(end, max(clips[i])) if len(groups[-1]) > 1 else max(clips[i])
+    return groups
 
 
 def decode_clip(path: str, backend: str, num_frames: int, step_sec: float, start_sec=None,

@@ -4,7 +4,8 @@
 ``DATA.PATH_PREFIX``. A relative path with an empty PATH_PREFIX is taken relative to the
 list's own folder, so a data folder can be moved as a whole. The label is the last field
 (paths may contain the separator). Class names come from DATA.CLASS_NAMES_FILE (one name
-per line, or PySlowFast's ``{"name": index}`` json) or a ``classnames.txt`` beside the lists.
+per line, or PySlowFast's ``{"name": index}`` json) or a ``classnames.txt`` beside the lists;
+a 400-class Kinetics model without either gets the built-in Kinetics-400 names.
 """
 import json
 import os
@@ -30,32 +31,49 @@ def list_path(data_dir: str, split: str) -> str:
     return path
 
 
-def read_video_list(path: str, separator: str = " ", prefix: str = "",
-                    num_classes: Optional[int] = None) -> Tuple[List[str], List[int]]:
-    """Parse a list file into (video paths, integer labels); bad lines raise ValueError naming file and line."""
+def read_video_list(path: str, separator: str = " ", prefix: str = "", num_classes: Optional[int] = None,
+                    bad_lines: Optional[List[str]] = None) -> Tuple[List[str], List[int]]:
+    """Parse a list file (UTF-8) into (video paths, integer labels).
+
+    A bad line (no label, a label that is not an integer or is outside [0, num_classes))
+    raises ValueError naming the file and line; with ``bad_lines`` given, it is appended
+    there instead ("file, line N: 'text': reason") and left out. A list without a single
+    good line is always an error."""
     base = prefix if prefix else os.path.dirname(os.path.abspath(path))
     paths, labels = [], []
-    with open(path) as f:
+    with open(path, encoding="utf-8", errors="replace") as f:
         for lineno, raw in enumerate(f, 1):
             line = raw.strip()
             if not line:
                 continue
-            fields = line.rsplit(separator, 1) if separator.strip() else line.rsplit(None, 1)
-            where = f"{path}, line {lineno}: '{line[:200]}'"
-            if len(fields) != 2 or not fields[0].strip():
-                raise ValueError(f"{where}: expected 'path{separator}label' "
-                                 f"(DATA.PATH_LABEL_SEPARATOR={separator!r})")
             try:
-                label = int(fields[1])
-            except ValueError:
-                raise ValueError(f"{where}: label '{fields[1]}' is not an integer class index") from None
-            if label < 0 or (num_classes is not None and num_classes > 0 and label >= num_classes):
-                raise ValueError(f"{where}: label {label} outside [0, MODEL.NUM_CLASSES={num_classes})")
-            paths.append(os.path.join(base, fields[0].strip()))
+                rel, label = parse_list_line(line, separator, num_classes)
+            except ValueError as e:
+                message = f"{path}, line {lineno}: '{line[:200]}': {e}"
+                if bad_lines is None:
+                    raise ValueError(message) from None
+                bad_lines.append(message)
+                continue
+            paths.append(os.path.join(base, rel))
             labels.append(label)
     if not paths:
-        raise ValueError(f"video list '{path}' has no entries (expected 'path{separator}label' lines)")
+        what = f"no usable entries; e.g. {bad_lines[0]}" if bad_lines else "no entries"
+        raise ValueError(f"video list '{path}' has {what} (expected 'path{separator}label' lines)")
     return paths, labels
+
+
+def parse_list_line(line: str, separator: str, num_classes: Optional[int]) -> Tuple[str, int]:
+    """'path<SEP>label' -> (path, label); the label is the last field, so paths may hold the separator."""
+    fields = line.rsplit(separator, 1) if separator.strip() else line.rsplit(None, 1)
+    if len(fields) != 2 or not fields[0].strip():
+        raise ValueError(f"expected 'path{separator}label' (DATA.PATH_LABEL_SEPARATOR={separator!r})")
+    try:
+        label = int(fields[1])
+    except ValueError:
+        raise ValueError(f"label '{fields[1]}' is not an integer class index") from None
+    if label < 0 or (num_classes is not None and num_classes > 0 and label >= num_classes):
+        raise ValueError(f"label {label} outside [0, MODEL.NUM_CLASSES={num_classes})")
+    return fields[0].strip(), label
 
 
 def read_class_names(path: str) -> List[str]:
@@ -75,9 +93,22 @@ def read_class_names(path: str) -> List[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def find_class_names(cfg) -> Optional[List[str]]:
-    """DATA.CLASS_NAMES_FILE if set, else ``classnames.txt`` beside the lists, else None."""
+def find_class_names(cfg, checkpoint: str = "") -> Optional[List[str]]:
+    """DATA.CLASS_NAMES_FILE if set, else the names stored in ``checkpoint`` (a run of this
+    project on class folders), else ``classnames.txt`` beside the lists, else the
+    built-in Kinetics-400 names for a 400-class Kinetics model (TRAIN.DATASET and TEST.DATASET
+    kinetics, or a release ``*_ft_k400`` ``checkpoint`` tag), else None."""
+    from hiera_video.models.class_names import class_names_for
+    from hiera_video.models.pretrained import stored_class_names
+
     if cfg.DATA.CLASS_NAMES_FILE:
         return read_class_names(cfg.DATA.CLASS_NAMES_FILE)
+    stored = stored_class_names(str(checkpoint))
+    if stored:
+        return stored
     default = os.path.join(cfg.DATA.PATH_TO_DATA_DIR, "classnames.txt")
-    return read_class_names(default) if os.path.isfile(default) else None
+    if os.path.isfile(default):
+        return read_class_names(default)
+    dataset = cfg.TEST.DATASET.lower() if cfg.TEST.DATASET.lower() == cfg.TRAIN.DATASET.lower() else ""
+    builtin = class_names_for(cfg.MODEL.NUM_CLASSES, dataset, str(checkpoint))
+    return list(builtin) if builtin is not None else None

@@ -1,14 +1,25 @@
 """Checkpoints: atomic save (temp file + rename), last K kept, auto-resume, RNG states.
 
 A file is ``{"model_state", "optimizer_state", "scheduler_state", "scaler_state", "epoch"
-(completed epochs), "iteration" (optimizer updates), "rng_states" (one per rank), "cfg"}``;
-``model_state`` makes it loadable wherever an official ``{"model_state": ...}`` file is.
+(completed epochs), "iteration" (optimizer updates), "step_in_epoch" (updates done in the
+epoch in progress: 0 at an epoch end), "sampler" (its position in that epoch), "hooks"
+(train-loop hook states), "rng_states" (one per rank), "cfg"}``; ``model_state`` makes it
+loadable wherever an official ``{"model_state": ...}`` file is.
+
+Names: ``checkpoint_epoch_00002.pyth`` after epoch 2, ``checkpoint_epoch_00003_iter_000500.pyth``
+after update 500 of epoch 3 (TRAIN.CHECKPOINT_PERIOD_ITERS). A write that fails (disk full,
+file size limit) leaves no partial file and every older checkpoint as it was; a file that
+cannot be read (cut short) is named in the error, and auto-resume falls back to the one before.
 """
+import contextlib
+import errno
 import logging
+import math
 import os
 import random
 import re
-from typing import Dict, List, Optional
+import shutil
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -16,18 +27,60 @@ from iopath.common.file_io import g_pathmgr
 
 logger = logging.getLogger(__name__)
 
-_NAME = re.compile(r"^checkpoint_epoch_(\d+)\.pyth$")
+_NAME = re.compile(r"^checkpoint_epoch_(\d+)(?:_iter_(\d+))?\.pyth$")
+
+_WRITE_ERRORS = {errno.ENOSPC: "no space left on the device (disk full)",
+                 errno.EFBIG: "file size limit reached (ulimit -f / RLIMIT_FSIZE)",
+                 errno.EDQUOT: "disk quota exceeded"}
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint could not be written or read; the message names the file and the cause."""
+
+
+def _os_error(e: BaseException) -> Optional[OSError]:
+    """The OSError behind ``e``: torch.save reports a failed write as a RuntimeError whose
+    context is the file object's OSError."""
+    seen = 0
+    while e is not None and seen < 10:
+        if isinstance(e, OSError) and e.errno is not None:
+            return e
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return None
+
+
+def _write_failure(path: str, e: BaseException) -> CheckpointError:
+    cause = _os_error(e)
+    if cause is not None:
+        why = _WRITE_ERRORS.get(cause.errno, os.strerror(cause.errno))
+    else:
+        why = f"{type(e).__name__}: {e}"
+    if "://" not in path:
+        try:
+            free = shutil.disk_usage(os.path.dirname(path) or ".").free
+            why += f"; {free / 2**20:.1f} MiB free on its file system"
+        except OSError:
+            pass
+    return CheckpointError(f"could not write checkpoint {path}: {why}. Nothing was written in its place and "
+                           "older checkpoints are untouched; free space (or lower TRAIN.CHECKPOINT_KEEP), "
+                           "then run the same command again to resume from the last checkpoint")
 
 
 def save_atomic(obj, path: str) -> None:
     """``torch.save`` to a temp file beside ``path``, then rename: a kill mid-write leaves
-    ``path`` (and any older checkpoint) untouched."""
+    ``path`` (and any older checkpoint) untouched; a failed write (disk full, file size limit)
+    removes the temp file and raises ``CheckpointError`` saying why."""
     tmp = f"{path}.tmp.{os.getpid()}"
-    with g_pathmgr.open(tmp, "wb") as f:
-        torch.save(obj, f)
-        if hasattr(f, "fileno"):
-            f.flush()
-            os.fsync(f.fileno())
+    try:
+        with g_pathmgr.open(tmp, "wb") as f:
+            torch.save(obj, f)
+            if hasattr(f, "fileno"):
+                f.flush()
+                os.fsync(f.fileno())
+    except (OSError, RuntimeError) as e:
+        with contextlib.suppress(OSError):
+            g_pathmgr.rm(tmp)
+        raise _write_failure(path, e) from e
     if "://" in path:
         if g_pathmgr.exists(path):
             g_pathmgr.rm(path)
@@ -38,54 +91,96 @@ def save_atomic(obj, path: str) -> None:
 
 
 def load_checkpoint_file(path: str) -> Dict:
+    """The checkpoint at ``path``; a file that does not load raises ``CheckpointError`` naming it."""
     if not g_pathmgr.exists(path):
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    with g_pathmgr.open(path, "rb") as f:
-        return torch.load(f, map_location="cpu", weights_only=False)
+    try:
+        with g_pathmgr.open(path, "rb") as f:
+            state = torch.load(f, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001 - torch.load fails in many ways on a damaged file
+        size = os.path.getsize(path) if "://" not in path else "?"
+        raise CheckpointError(f"cannot read checkpoint {path} ({size} bytes): it is damaged or incomplete (cut "
+                              f"short by a crash or a full disk?) - {type(e).__name__}: {e}") from e
+    if not isinstance(state, dict):
+        raise CheckpointError(f"cannot read checkpoint {path}: it holds a {type(state).__name__}, not a dict")
+    return state
+
+
+def _order(name: str) -> Optional[Tuple[int, float]]:
+    """Training progress of a checkpoint name: (epoch in its name, update in it; inf at the end)."""
+    m = _NAME.match(name)
+    if m is None:
+        return None
+    return int(m.group(1)), int(m.group(2)) if m.group(2) else math.inf
 
 
 class Checkpointer:
-    """Periodic checkpoints in ``OUTPUT_DIR/checkpoints/checkpoint_epoch_NNNNN.pyth``."""
+    """Periodic checkpoints in ``OUTPUT_DIR/checkpoints`` (names in the module docstring).
+
+    Kept: the last ``keep`` epoch-end checkpoints, and the last ``keep`` mid-epoch ones newer
+    than the newest epoch end (an epoch end supersedes the mid-epoch files before it).
+    """
 
     def __init__(self, output_dir: str, keep: int = 3):
         self.dir = os.path.join(output_dir, "checkpoints")
         self.keep = keep
 
-    def path(self, epoch: int) -> str:
+    def path(self, epoch: int, step_in_epoch: int = 0) -> str:
+        """After ``epoch`` completed epochs and ``step_in_epoch`` updates of the next one."""
+        if step_in_epoch:
+            return os.path.join(self.dir, f"checkpoint_epoch_{epoch + 1:05d}_iter_{step_in_epoch:06d}.pyth")
         return os.path.join(self.dir, f"checkpoint_epoch_{epoch:05d}.pyth")
 
     def list(self) -> List[str]:
         """Complete checkpoints, oldest first (temp files of interrupted saves are ignored)."""
         if not g_pathmgr.isdir(self.dir):
             return []
-        names = sorted((int(m.group(1)), n) for n in g_pathmgr.ls(self.dir) if (m := _NAME.match(n)))
+        names = sorted((key, n) for n in g_pathmgr.ls(self.dir) if (key := _order(n)) is not None)
         return [os.path.join(self.dir, n) for _, n in names]
 
     def last(self) -> Optional[str]:
         found = self.list()
         return found[-1] if found else None
 
-    def save(self, state: Dict, epoch: int) -> str:
+    def save(self, state: Dict, epoch: int, step_in_epoch: int = 0) -> str:
         g_pathmgr.mkdirs(self.dir)
-        path = self.path(epoch)
+        path = self.path(epoch, step_in_epoch)
+        names = os.path.join(os.path.dirname(self.dir), "classnames.txt")  # written by data/folders.py
+        if "class_names" not in state and g_pathmgr.exists(names):  # so demo_net prints names with no extra file
+            state = {**state, "class_names": [n for n in g_pathmgr.open(names).read().splitlines() if n]}
         save_atomic(state, path)
         for name in g_pathmgr.ls(self.dir):  # leftovers of saves that were killed
             if ".pyth.tmp." in name:
                 g_pathmgr.rm(os.path.join(self.dir, name))
-        for old in self.list()[: -self.keep]:
+        for old in self._pruned():
             g_pathmgr.rm(old)
         logger.info("saved checkpoint %s", path)
         return path
 
+    def _pruned(self) -> List[str]:
+        found = self.list()
+        ends = [p for p in found if _order(os.path.basename(p))[1] == math.inf]
+        mids = [p for p in found if p not in ends]
+        newest_end = _order(os.path.basename(ends[-1])) if ends else None
+        superseded = [p for p in mids if newest_end is not None and _order(os.path.basename(p)) < newest_end]
+        live = [p for p in mids if p not in superseded]
+        return ends[: -self.keep] + superseded + live[: -self.keep]
+
     def load_last(self) -> Optional[Dict]:
-        """The newest checkpoint that loads (an unreadable one is reported and skipped)."""
-        for path in reversed(self.list()):
+        """The newest checkpoint that loads (an unreadable one is reported and skipped); None
+        when there is none, ``CheckpointError`` when there are some and none loads."""
+        found = self.list()
+        for path in reversed(found):
             try:
                 state = load_checkpoint_file(path)
                 state["path"] = path
                 return state
             except Exception as e:  # noqa: BLE001 - fall back to the previous checkpoint
-                logger.warning("cannot read %s (%s: %s); trying the previous checkpoint", path, type(e).__name__, e)
+                logger.warning("%s; falling back to the previous checkpoint", e if isinstance(e, CheckpointError)
+                               else f"cannot read {path} ({type(e).__name__}: {e})")
+        if found:  # starting over from scratch would silently throw the run away
+            raise CheckpointError(f"none of the {len(found)} checkpoint(s) in {self.dir} can be read (see the warnings "
+                                  "above); move them away to start training from scratch")
         return None
 
 

@@ -109,14 +109,15 @@ class DetectionTask(Task):
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
-    def predict(self, model, loader, device, autocast) -> Tuple[List, np.ndarray, np.ndarray]:
+    def predict(self, model, loader, device, autocast) -> Tuple[List, np.ndarray, np.ndarray, List[str]]:
         """Scores of every box of ``loader`` on all processes: (keys [N], boxes [N, 4] normalised,
-        scores [N, K]) in keyframe order."""
+        scores [N, K]) in keyframe order, and the keyframes whose frames could not be read."""
         was_training = model.training
         model.eval()
         detector = _unwrap(model)
-        rows = []
+        rows, failed = [], []
         for batch in loader:
+            failed += batch["errors"]
             if len(batch["boxes"]) == 0:
                 continue
             with autocast():
@@ -124,11 +125,15 @@ class DetectionTask(Task):
             scores = detector.head.predict(logits.float()).cpu().numpy()
             rows += list(zip(batch["metadata"], batch["norm_boxes"].numpy(), scores))
         model.train(was_training)
-        rows = [r for part in all_gather_object(rows) for r in part]
-        rows.sort(key=lambda r: (r[0][0], r[0][1]))
+        parts = all_gather_object((rows, failed))
+        rows = sorted((r for part, _ in parts for r in part), key=lambda r: (r[0][0], r[0][1]))
+        failed = sorted(f for _, part in parts for f in part)
+        if failed:
+            logger.warning("AVA %s: %d keyframes could not be read and are left out of the mAP: %s",
+                           loader.dataset.split, len(failed), "; ".join(failed))
         k = self.cfg.MODEL.NUM_CLASSES
         return ([r[0] for r in rows], np.array([r[1] for r in rows], np.float32).reshape(-1, 4),
-                np.array([r[2] for r in rows], np.float32).reshape(-1, k))
+                np.array([r[2] for r in rows], np.float32).reshape(-1, k), failed)
 
     def detections(self, keys, boxes, scores):
         """Detections of the label map's classes (score columns ``id - 1``)."""
@@ -146,13 +151,14 @@ class DetectionTask(Task):
         return evaluate_frame_map(self.gt_path, dets, labelmap, exclusions=self.exclusions)
 
     def evaluate(self, model, loader, device, autocast):
-        keys, boxes, scores = self.predict(model, loader, device, autocast)
+        keys, boxes, scores, failed = self.predict(model, loader, device, autocast)
         dets, labelmap = self.detections(keys, boxes, scores)
         res = self._score(dets, labelmap)
-        return {"mAP": res["mAP"], "num_keyframes": len(dets), "num_boxes": len(keys)}
+        return {"mAP": res["mAP"], "num_keyframes": len(dets), "num_boxes": len(keys), "num_failed": len(failed),
+                "failed_keyframes": failed}
 
     def test(self, model, loader, device, autocast, checkpoint):
-        keys, boxes, scores = self.predict(model, loader, device, autocast)
+        keys, boxes, scores, failed = self.predict(model, loader, device, autocast)
         dets, labelmap = self.detections(keys, boxes, scores)
         res = self._score(dets, labelmap)
         # What the same boxes score without the model: uniform random scores (fixed seed).
@@ -167,6 +173,7 @@ class DetectionTask(Task):
             "class_names": {str(c): n for c, n in labelmap.items()},
             "num_keyframes": len(dets), "num_boxes": len(keys),
             "skipped_keyframes": [f"{v},{t:04d}: {why}" for v, t, why in getattr(dataset, "skipped", [])],
+            "failed_keyframes": failed,
             "checkpoint": checkpoint, "groundtruth": self.gt_path, "exclusions": self.exclusions,
             "detections_file": _out_path(self.cfg, self.cfg.AVA.DETECTIONS_FILE),
         }

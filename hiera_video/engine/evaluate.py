@@ -3,11 +3,12 @@
 Each rank adds its items' scores into a ``[num_videos, K]`` table by video index; the
 tables are summed over ranks, so a video whose views landed on several ranks (or a shard
 of uneven size) is still one row. Items with ``ok`` False (undecodable) add nothing; a
-video with no usable view is reported in ``failed_videos`` and left out of accuracy.
+video with no usable view is reported in ``failed_videos`` and left out of accuracy, in
+validation as in the test.
 """
 import logging
 from dataclasses import dataclass
-from typing import Callable, Dict, List
+from typing import Callable, Dict, Iterable, Iterator, List
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +30,14 @@ class ViewScores:
     @property
     def scored(self) -> torch.Tensor:
         return self.usable > 0
+
+    def failed_paths(self, dataset) -> List[str]:
+        """Videos with no usable view (could not be decoded), in list order; logged once."""
+        failed = [dataset.video_paths[v] for v in (~self.scored).nonzero().flatten().tolist()]
+        if failed:
+            logger.warning("%s: %d of %d videos could not be decoded and are left out of the metrics: %s",
+                           dataset.split, len(failed), len(failed) + self.num_videos, ", ".join(failed))
+        return failed
 
     @property
     def num_videos(self) -> int:
@@ -63,7 +72,7 @@ def evaluate_views(model, loader, device, autocast: Callable, num_classes: int) 
     loss_sum = torch.zeros(2, dtype=torch.float64)  # sum, count
     was_training = model.training
     model.eval()
-    for batch in loader:
+    for batch in regroup(loader, getattr(loader, "views_per_batch", 0)):
         index = batch["index"]
         ok = batch["ok"].bool() if "ok" in batch else torch.ones_like(index, dtype=torch.bool)
         seen.index_add_(0, index, torch.ones(len(index), dtype=torch.float64))
@@ -94,15 +103,33 @@ def evaluate_views(model, loader, device, autocast: Callable, num_classes: int) 
     return ViewScores(scores.float(), usable, seen, labels, float(loss_sum[0] / max(1.0, float(loss_sum[1]))), views)
 
 
+def regroup(batches: Iterable[Dict], size: int) -> Iterator[Dict]:
+    """The clips of ``batches`` (dicts of tensors with equal first dims) in batches of exactly
+    ``size`` (the last may be smaller); ``size`` 0 passes them through."""
+    if size <= 0:
+        yield from batches
+        return
+    pending: List[Dict] = []
+    count = 0
+    for batch in batches:
+        pending.append(batch)
+        count += len(batch["index"])
+        while count >= size:
+            merged = {k: torch.cat([b[k] for b in pending]) for k in pending[0]}
+            yield {k: v[:size] for k, v in merged.items()}
+            pending, count = [{k: v[size:] for k, v in merged.items()}], count - size
+    if count:
+        yield {k: torch.cat([b[k] for b in pending]) for k in pending[0]}
+
+
 def test_results(res: ViewScores, dataset, checkpoint: str) -> Dict:
     """The test summary (top1/top5 in percent) plus per-video predictions (``predictions``)."""
     names: List[str] = getattr(dataset, "class_names", None) or []
     k = min(5, res.scores.shape[1])
     top_scores, top_idx = (res.scores / res.usable.clamp(min=1)[:, None].float()).topk(k, dim=1)
-    predictions, failed = [], []
+    predictions = []
     for v, path in enumerate(dataset.video_paths):
         if not res.scored[v]:
-            failed.append(path)
             continue
         row = {"path": path, "label": int(res.labels[v]), "top5": top_idx[v].tolist(),
                "scores": [round(float(s), 6) for s in top_scores[v]]}
@@ -111,4 +138,14 @@ def test_results(res: ViewScores, dataset, checkpoint: str) -> Dict:
             row["top5_names"] = [names[i] for i in top_idx[v].tolist()]
         predictions.append(row)
     return {"top1": res.top1, "top5": res.top5, "num_videos": res.num_videos, "num_views": res.views_per_video,
-            "checkpoint": checkpoint, "failed_videos": failed, "loss": res.loss, "predictions": predictions}
+            "checkpoint": checkpoint, "failed_videos": res.failed_paths(dataset),
+            "skipped_list_lines": list(getattr(dataset, "skipped_lines", [])), "loss": res.loss,
+            "predictions": predictions}
+
+
+def val_results(res: ViewScores, dataset) -> Dict:
+    """Validation metrics for json_stats: top-1/top-5/loss over the decodable videos, and the
+    videos left out because they could not be decoded (counted and named, also in the log)."""
+    failed = res.failed_paths(dataset)
+    return {"top1": res.top1, "top5": res.top5, "loss": res.loss, "num_videos": res.num_videos,
+            "num_failed": len(failed), "failed_videos": failed}

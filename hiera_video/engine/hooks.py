@@ -7,8 +7,8 @@ import time
 from collections import deque
 from typing import Callable
 
-from .checkpoint import Checkpointer, rng_state
-from .distributed import all_gather_object, barrier, get_rank, is_main_process
+from .checkpoint import CheckpointError, Checkpointer, rng_state
+from .distributed import all_gather_object, get_rank, is_main_process
 from .logging import TensorboardWriter, log_json_stats, peak_memory_mb
 from .meters import MeterGroup
 from .train import HookBase
@@ -31,6 +31,13 @@ class LossGuard(HookBase):
                 self.trainer.stop(f"loss exploded: {loss:.4g} > TRAIN.KILL_LOSS_EXPLOSION_FACTOR "
                                   f"{self.factor} x recent mean {mean:.4g}")
         self.history.append(loss)
+
+    def state_dict(self) -> dict:
+        return {"history": list(self.history)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.history.clear()
+        self.history.extend(state.get("history", []))
 
 
 class MetricsHook(HookBase):
@@ -97,7 +104,8 @@ class ProgressBar(HookBase):
             from tqdm import tqdm
 
             t = self.trainer
-            self.bar = tqdm(total=t.updates_per_epoch, desc=f"epoch {t.epoch + 1}/{t.max_epoch}", leave=False)
+            self.bar = tqdm(total=t.updates_per_epoch, initial=t.start_step, desc=f"epoch {t.epoch + 1}/{t.max_epoch}",
+                            leave=False)
 
     def after_step(self):
         if self.bar is not None:
@@ -134,19 +142,45 @@ class EvalHook(HookBase):
 
 
 class CheckpointHook(HookBase):
-    """Save every TRAIN.CHECKPOINT_PERIOD epochs and after the last one (rank 0 writes; every
-    rank's RNG state goes in)."""
+    """Save every TRAIN.CHECKPOINT_PERIOD epochs and after the last one; with
+    TRAIN.CHECKPOINT_PERIOD_ITERS > 0 also every that many updates inside an epoch, with the
+    sampler's position, so a resumed run continues with the next batch.
 
-    def __init__(self, period: int, checkpointer: Checkpointer, state_fn: Callable[[], dict]):
+    Rank 0 writes; every rank's RNG state goes in. A failed write stops every rank with the
+    same ``CheckpointError`` (the others would otherwise wait for rank 0 forever).
+    """
+
+    def __init__(self, period: int, checkpointer: Checkpointer, state_fn: Callable[[], dict], period_iters: int = 0):
         self.period, self.checkpointer, self.state_fn = period, checkpointer, state_fn
+        self.period_iters = period_iters
+
+    def after_step(self):
+        t = self.trainer
+        done = t.step_in_epoch + 1
+        if self.period_iters and t.iteration % self.period_iters == 0 and done < t.updates_per_epoch:
+            self._save(done)
 
     def after_epoch(self):
         t = self.trainer
         if t.epoch % self.period and t.epoch != t.max_epoch:
             return
+        self._save(0)
+
+    def _save(self, step_in_epoch: int) -> None:
+        t = self.trainer
         rngs = all_gather_object(rng_state(t.loader))
+        error = None
         if is_main_process():
             state = self.state_fn()
-            state.update(epoch=t.epoch, iteration=t.iteration, rng_states=rngs)
-            self.checkpointer.save(state, t.epoch)
-        barrier()  # nobody runs ahead (or reads the folder) before the file is in place
+            state.update(epoch=t.epoch, iteration=t.iteration, step_in_epoch=step_in_epoch, rng_states=rngs,
+                         hooks=t.hooks_state(),
+                         sampler={"epoch": t.epoch, "position": t.samples_consumed(step_in_epoch),
+                                  "batch_size": t.loader.batch_size, "num_replicas": len(rngs)})
+            try:
+                self.checkpointer.save(state, t.epoch, step_in_epoch)
+            except CheckpointError as e:
+                error = str(e)
+        # Doubles as the barrier: nobody runs ahead (or reads the folder) before the file is in place.
+        errors = [e for e in all_gather_object(error) if e]
+        if errors:
+            raise CheckpointError(errors[0])

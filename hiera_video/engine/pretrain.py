@@ -12,6 +12,7 @@ epochs and runs whatever the batch size or process count. TRAIN.CHECKPOINT_FILE_
 classifier (encoder loaded, decoder fresh, logged). Checkpoints keep the official MAE key
 names, so finetuning (TASK classification) initialises from them like from the release's.
 """
+import logging
 from typing import Dict
 
 import torch
@@ -22,6 +23,8 @@ from hiera_video.models.mae import create_mae_model, load_mae_pretrained
 from .build import model_kwargs
 from .distributed import all_reduce_sum
 from .tasks import Task, register_task
+
+logger = logging.getLogger(__name__)
 
 
 def mae_model_name(name: str) -> str:
@@ -64,9 +67,11 @@ class MAETask(Task):
         was_training = model.training
         model.eval()
         totals = torch.zeros(2, dtype=torch.float64)  # loss x clips, clips
+        failed_views = torch.zeros(loader.dataset.num_videos, dtype=torch.float64)
         kept = model.num_kept(self.cfg.MASK.MASK_RATIO)
         for batch in loader:
             ok = batch["ok"].bool() if "ok" in batch else torch.ones(len(batch["label"]), dtype=torch.bool)
+            failed_views.index_add_(0, batch["index"][~ok], torch.ones(int((~ok).sum()), dtype=torch.float64))
             if not ok.any():
                 continue
             video = batch["video"][ok].to(device, non_blocking=True)
@@ -81,10 +86,16 @@ class MAETask(Task):
                 loss = model(video, mask=mask)[0]
             totals += torch.tensor([float(loss) * video.shape[0], video.shape[0]], dtype=torch.float64)
         model.train(was_training)
-        totals = all_reduce_sum(totals.to(device)).cpu()
+        flat = all_reduce_sum(torch.cat([totals, failed_views]).to(device)).cpu()
+        totals, failed_views = flat[:2], flat[2:]
         if totals[1] == 0:
             raise RuntimeError("no clip could be decoded for the MAE loss (see the decode warnings above)")
-        return {"loss": float(totals[0] / totals[1]), "num_clips": int(totals[1])}
+        failed = [loader.dataset.video_paths[v] for v in failed_views.nonzero().flatten().tolist()]
+        if failed:
+            logger.warning("MAE loss (%s): %d videos could not be decoded and are left out: %s",
+                           loader.dataset.split, len(failed), ", ".join(failed))
+        return {"loss": float(totals[0] / totals[1]), "num_clips": int(totals[1]), "num_failed": len(failed),
+                "failed_videos": failed}
 
     def evaluate(self, model, loader, device, autocast):
         return self.mean_loss(model, loader, device, autocast)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from iopath.common.file_io import g_pathmgr
 
+from .build import checkpoint_exists
 from .checkpoint import Checkpointer, set_rng_state
 from .distributed import barrier, device_for, get_rank, get_world_size, is_main_process
 from .hooks import CheckpointHook, EvalHook, LossGuard, MetricsHook, ProgressBar
@@ -75,7 +76,7 @@ def train(cfg, task) -> Optional[str]:
     seed_everything(cfg.RNG_SEED + get_rank())
     model = task.build_model().to(device)
     if cfg.TRAIN.CHECKPOINT_FILE_PATH:
-        if not g_pathmgr.exists(cfg.TRAIN.CHECKPOINT_FILE_PATH):
+        if not checkpoint_exists(cfg.TRAIN.CHECKPOINT_FILE_PATH):
             raise FileNotFoundError(f"TRAIN.CHECKPOINT_FILE_PATH not found: {cfg.TRAIN.CHECKPOINT_FILE_PATH}")
         task.load_train_init(model, cfg.TRAIN.CHECKPOINT_FILE_PATH)
     optimizer = build_optimizer(cfg, model)
@@ -105,8 +106,9 @@ def train(cfg, task) -> Optional[str]:
         else:
             logger.warning("checkpoint holds RNG states of %d process(es), this run has %d: random streams "
                            "restart from the seed", len(rngs), get_world_size())
-        logger.info("resumed from %s (epoch %d, iteration %d)", state["path"], start_epoch, iteration)
-        del state
+        step = state.get("step_in_epoch", 0)
+        where = f", update {step} of epoch {start_epoch + 1}" if step else ""
+        logger.info("resumed from %s (epoch %d, iteration %d%s)", state["path"], start_epoch, iteration, where)
 
     train_model = model
     if get_world_size() > 1:
@@ -120,6 +122,8 @@ def train(cfg, task) -> Optional[str]:
     trainer = Trainer(cfg, task, train_model, optimizer, scheduler, loader, device, autocast, scaler)
     trainer.epoch, trainer.iteration = start_epoch, iteration
     trainer.checkpointer = checkpointer
+    if state is not None:
+        trainer.start_step = _resume_step(state, trainer)
 
     def state_fn():
         return {"model_state": model.state_dict(), "optimizer_state": optimizer.state_dict(),
@@ -130,13 +134,39 @@ def train(cfg, task) -> Optional[str]:
     trainer.register_hooks([
         LossGuard(cfg.TRAIN.KILL_LOSS_EXPLOSION_FACTOR), metrics, ProgressBar(),
         EvalHook(cfg.TRAIN.EVAL_PERIOD, lambda: task.evaluate(model, val_loader, device, autocast), metrics.tb),
-        CheckpointHook(cfg.TRAIN.CHECKPOINT_PERIOD, checkpointer, state_fn),
+        CheckpointHook(cfg.TRAIN.CHECKPOINT_PERIOD, checkpointer, state_fn, cfg.TRAIN.CHECKPOINT_PERIOD_ITERS),
     ])
+    if state is not None:
+        trainer.load_hooks_state(state.get("hooks") or {})
+        del state
     if start_epoch >= cfg.SOLVER.MAX_EPOCH:
         logger.info("already trained for SOLVER.MAX_EPOCH=%d epochs; nothing to train", cfg.SOLVER.MAX_EPOCH)
     else:
         trainer.train()
     return checkpointer.last()
+
+
+def _resume_step(state: dict, trainer: Trainer) -> int:
+    """Updates already done in the epoch a mid-epoch checkpoint was saved in (0 at an epoch end).
+
+    The sampler then starts at the saved position; if the per-process batch or the process
+    count changed since, this run's order is used from the same update on, with a warning.
+    """
+    step = state.get("step_in_epoch", 0)
+    if not step:
+        return 0
+    if step >= trainer.updates_per_epoch:
+        logger.warning("the checkpoint is at update %d of an epoch of %d updates with this config; starting the "
+                       "next epoch", step, trainer.updates_per_epoch)
+        trainer.epoch += 1
+        return 0
+    saved = state.get("sampler") or {}
+    here = {"position": trainer.samples_consumed(step), "batch_size": trainer.loader.batch_size,
+            "num_replicas": get_world_size()}
+    if any(saved.get(k) != v for k, v in here.items()):
+        logger.warning("mid-epoch checkpoint's sampler position %s does not fit this run %s (batch or processes "
+                       "changed): continuing at update %d of the epoch with this run's order", saved, here, step)
+    return step
 
 
 def test(cfg, task, checkpoint: Optional[str]) -> Optional[dict]:
@@ -147,7 +177,7 @@ def test(cfg, task, checkpoint: Optional[str]) -> Optional[dict]:
     if not checkpoint:
         raise FileNotFoundError(f"no weights to test: set TEST.CHECKPOINT_FILE_PATH (a checkpoint of this project "
                                 f"or the official release), or train first ({cfg.OUTPUT_DIR}/checkpoints has none)")
-    if not g_pathmgr.exists(checkpoint):
+    if not checkpoint_exists(checkpoint):
         raise FileNotFoundError(f"TEST.CHECKPOINT_FILE_PATH not found: {checkpoint}")
     device = device_for(cfg)
     model = task.build_model(for_test=True).to(device)

@@ -116,10 +116,9 @@ class ClassificationTask(Task):
         return loss, {"top1": top1}
 
     def evaluate(self, model, loader, device, autocast):
-        from .evaluate import evaluate_views
+        from .evaluate import evaluate_views, val_results
 
-        res = evaluate_views(model, loader, device, autocast, self.num_classes)
-        return {"top1": res.top1, "top5": res.top5, "loss": res.loss, "num_videos": res.num_videos}
+        return val_results(evaluate_views(model, loader, device, autocast, self.num_classes), loader.dataset)
 
     def test(self, model, loader, device, autocast, checkpoint):
         from .evaluate import evaluate_views, test_results

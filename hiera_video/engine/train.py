@@ -19,7 +19,11 @@ class TrainingStopped(RuntimeError):
 
 
 class HookBase:
-    """Override what you need; ``self.trainer`` is set by ``Trainer.register_hooks``."""
+    """Override what you need; ``self.trainer`` is set by ``Trainer.register_hooks``.
+
+    ``state_dict``/``load_state_dict``: what a hook must carry over a resume (saved in
+    checkpoints under its class name; empty for stateless hooks).
+    """
 
     trainer: "Trainer" = None
 
@@ -33,6 +37,11 @@ class HookBase:
 
     def after_step(self): ...
 
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None: ...
+
 
 class Trainer:
     """Optimizer updates over ``loader`` for SOLVER.MAX_EPOCH epochs.
@@ -40,7 +49,9 @@ class Trainer:
     One update = TRAIN.GRAD_ACCUM_STEPS micro-batches (``task.training_step`` each, under
     ``autocast``), then gradient clipping and the optimizer step; the lr follows
     ``scheduler.step_update(iteration)``. ``epoch`` counts completed epochs and
-    ``iteration`` completed updates, so both can be restored from a checkpoint.
+    ``iteration`` completed updates, so both can be restored from a checkpoint;
+    ``start_step`` > 0 (from a mid-epoch checkpoint) makes the first epoch begin at that
+    update, with the sampler started where those updates left it.
     After each update ``step_stats`` holds the global loss and the step's metrics.
     """
 
@@ -56,6 +67,7 @@ class Trainer:
         self.epoch = 0
         self.iteration = 0
         self.step_in_epoch = 0
+        self.start_step = 0
         self.step_stats: Dict[str, float] = {}
         self.hooks: List[HookBase] = []
 
@@ -68,6 +80,18 @@ class Trainer:
     def _call(self, name: str) -> None:
         for h in self.hooks:
             getattr(h, name)()
+
+    def hooks_state(self) -> Dict[str, dict]:
+        return {type(h).__name__: st for h in self.hooks if (st := h.state_dict())}
+
+    def load_hooks_state(self, states: Dict[str, dict]) -> None:
+        for h in self.hooks:
+            if type(h).__name__ in states:
+                h.load_state_dict(states[type(h).__name__])
+
+    def samples_consumed(self, updates: int) -> int:
+        """Items this rank's sampler has given to ``updates`` updates of an epoch."""
+        return updates * self.accum * self.loader.batch_size
 
     def train(self) -> None:
         if self.updates_per_epoch < 1:
@@ -84,7 +108,10 @@ class Trainer:
             self._call("after_train")
 
     def run_epoch(self) -> None:
-        if hasattr(self.loader, "set_epoch"):
+        first, self.start_step = self.start_step, 0
+        if first:  # resumed inside this epoch: the sampler skips what was consumed
+            self.loader.sampler.set_epoch(self.epoch, start=self.samples_consumed(first))
+        elif hasattr(self.loader, "set_epoch"):
             self.loader.set_epoch(self.epoch)
         elif hasattr(self.loader.sampler, "set_epoch"):
             self.loader.sampler.set_epoch(self.epoch)
@@ -94,7 +121,7 @@ class Trainer:
         # so a resumed run sees the same random numbers as an uninterrupted one.
         with torch.random.fork_rng(devices=[]):
             batches = iter(self.loader)
-        for self.step_in_epoch in range(self.updates_per_epoch):
+        for self.step_in_epoch in range(first, self.updates_per_epoch):
             self.run_step(batches)
             self._call("after_step")
 

@@ -3,7 +3,7 @@ one shard of the video list per process, resumable (see ``writer``)."""
 import logging
 import os
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -13,16 +13,20 @@ from tqdm import tqdm
 from hiera_video.data.video_decoding import VideoDecodeError
 
 from .extract import run_clips, window_clips
-from .writer import NpyWriter
+from .writer import NpyWriter, output_names
 
 logger = logging.getLogger(__name__)
-VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v")
+FOLDER_REASON = "a folder: extraction does not search subfolders (pass it as --videos to extract its files)"
 
 
-def list_videos(spec: str) -> List[str]:
-    """A folder (its video files), a text list (one path per line, optional label after it) or one video."""
+def list_videos(spec: str, exclude: Sequence[str] = ()) -> List[str]:
+    """A folder (every entry in it, so that each one ends up in index.json: files that are not
+    videos are reported as failed, subfolders as skipped; ``exclude`` leaves paths such as the
+    output folder out), a text list (one path per line, optional label after it) or one video."""
     if os.path.isdir(spec):
-        videos = sorted(os.path.join(spec, f) for f in os.listdir(spec) if f.lower().endswith(VIDEO_EXTENSIONS))
+        skip = {os.path.realpath(p) for p in exclude}
+        videos = sorted(os.path.join(spec, f) for f in os.listdir(spec)
+                        if os.path.realpath(os.path.join(spec, f)) not in skip)
     elif spec.lower().endswith((".txt", ".csv", ".lst")):
         with open(spec) as f:
             videos = [line.split()[0] for line in f if line.strip()]
@@ -31,13 +35,8 @@ def list_videos(spec: str) -> List[str]:
     else:
         raise FileNotFoundError(f"--videos '{spec}' is neither a folder, a list file (.txt/.csv) nor a video file")
     if not videos:
-        raise ValueError(f"--videos '{spec}' holds no videos (extensions {', '.join(VIDEO_EXTENSIONS)})")
-    names: Dict[str, str] = {}
-    for v in videos:
-        name = os.path.splitext(os.path.basename(v))[0]
-        if name in names:
-            raise ValueError(f"two videos share the output name '{name}': {names[name]} and {v}; rename one")
-        names[name] = v
+        raise ValueError(f"--videos '{spec}' is an empty folder or list")
+    output_names(videos)  # fails early when two videos would write the same files
     return videos
 
 
@@ -69,12 +68,16 @@ def run_extraction(model, videos: List[str], cfg, out_dir: str, stride_sec: floa
 
     Returns counts: ``done`` (this run), ``skipped`` (already finished), ``failed``, ``clips``.
     """
-    writer = NpyWriter(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    writer = NpyWriter(out_dir, videos)
     shard = videos[rank::world_size]
-    todo = [v for v in shard if writer.done(v) is None]
+    for folder in [v for v in shard if os.path.isdir(v)]:
+        writer.write_record(folder, dict(video=folder, status="skipped", reason=FOLDER_REASON, num_clips=0, fps=None,
+                                         duration=None, features=None))
+    todo = [v for v in shard if not os.path.isdir(v) and writer.done(v) is None]
     counts = dict(done=0, skipped=len(shard) - len(todo), failed=0, clips=0)
     if counts["skipped"]:
-        logger.info("resuming: %d of %d videos already extracted", counts["skipped"], len(shard))
+        logger.info("%d of %d entries already extracted or not videos' files (folders)", counts["skipped"], len(shard))
     if not todo:
         return counts
     device = next(model.parameters()).device

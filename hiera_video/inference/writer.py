@@ -1,6 +1,7 @@
 """Extraction outputs on disk: written atomically, resumable, summarised in index.json.
 
-Per video ``NAME`` (the file name without extension): ``NAME.npy`` (features
+Per video ``NAME`` (the file name without extension, or with it when two videos of the list
+share a stem, e.g. ``clip.mp4`` and ``clip.gif``): ``NAME.npy`` (features
 ``[num_clips, C]``), optionally ``NAME.logits.npy`` and ``NAME.stage{k}.npy``, and last
 ``NAME.json``, the record that marks the video done. Every file is written to a temporary
 name and renamed, so an interrupted run never leaves a half-written file under a final
@@ -9,6 +10,7 @@ name; a video without its record is redone. ``index.json`` lists all records.
 import json
 import os
 import tempfile
+from collections import Counter
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -16,6 +18,20 @@ import numpy as np
 
 def video_name(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
+
+
+def output_names(videos: List[str]) -> Dict[str, str]:
+    """Video path -> output name: the stem, or the file name where stems clash; an error when
+    two videos still share a name (same file name in two folders)."""
+    stems = Counter(video_name(v) for v in videos)
+    names: Dict[str, str] = {}
+    for v in videos:
+        name = video_name(v) if stems[video_name(v)] == 1 else os.path.basename(v)
+        other = next((u for u, n in names.items() if n == name), None)
+        if other is not None:
+            raise ValueError(f"two videos share the output name '{video_name(v)}': {other} and {v}; rename one")
+        names[v] = name
+    return names
 
 
 def _read_umask() -> int:
@@ -55,11 +71,15 @@ def check_writable(out_dir: str) -> None:
 class NpyWriter:
     """One ``.npy`` per array and a ``.json`` record per video in ``out_dir``."""
 
-    def __init__(self, out_dir: str):
+    def __init__(self, out_dir: str, videos: Optional[List[str]] = None):
         self.out_dir = out_dir
+        self.names = output_names(videos) if videos else {}
+
+    def name(self, video: str) -> str:
+        return self.names.get(video) or video_name(video)
 
     def record_path(self, video: str) -> str:
-        return os.path.join(self.out_dir, video_name(video) + ".json")
+        return os.path.join(self.out_dir, self.name(video) + ".json")
 
     def done(self, video: str) -> Optional[Dict]:
         """The record of a finished video, or None (missing, unreadable or failed: redo it)."""
@@ -73,7 +93,7 @@ class NpyWriter:
         return record
 
     def write(self, video: str, arrays: Dict[str, np.ndarray], record: Dict) -> Dict:
-        name = video_name(video)
+        name = self.name(video)
         for key, array in arrays.items():
             suffix = ".npy" if key == "features" else f".{key}.npy"
             path = os.path.join(self.out_dir, name + suffix)
@@ -82,6 +102,7 @@ class NpyWriter:
         return self.write_record(video, record)
 
     def write_record(self, video: str, record: Dict) -> Dict:
+        record["name"] = self.name(video)
         atomic_write(self.record_path(video), lambda f: f.write(json.dumps(record, indent=1).encode()))
         return record
 
@@ -112,7 +133,7 @@ def write_hdf5(out_dir: str, records: List[Dict], filename: str = "features.h5")
             for r in records:
                 if r["status"] != "ok":
                     continue
-                group = h5.create_group(video_name(r["video"]))
+                group = h5.create_group(r.get("name") or video_name(r["video"]))
                 group.create_dataset("clip_times", data=np.asarray(r["clip_times"]))
                 for key in [k for k in r if k == "features" or k == "logits" or k.startswith("stage")]:
                     group.create_dataset(key, data=np.load(r[key]))
