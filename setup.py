@@ -24,6 +24,7 @@ setup(
     ],
     extras_require={
         # hiera-transformer is the official reference implementation the tests compare against.
-        "dev": ["pytest>=7", "hiera-transformer==0.1.4", "h5py"],
+        # onnx/onnxruntime/onnxscript: tools/export.py and its tests (torch's ONNX exporter needs onnxscript).
+        "dev": ["pytest>=7", "hiera-transformer==0.1.4", "h5py", "onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.1"],
     },
 )

@@ -1,14 +1,14 @@
 """hiera_video: a video understanding toolkit around Hiera.
 
-``create_model``, ``list_models`` and ``extract_features`` are imported on first use, so
+``create_model``, ``list_models``, ``list_pretrained`` and ``extract_features`` are imported on first use, so
 torch-free parts (e.g. ``tools/ava_eval.py``'s metric) start quickly.
 """
 __version__ = "0.1.0"
-__all__ = ["create_model", "extract_features", "list_models"]
+__all__ = ["create_model", "extract_features", "list_models", "list_pretrained"]
 
 
 def __getattr__(name):
-    if name in ("create_model", "list_models"):
+    if name in ("create_model", "list_models", "list_pretrained"):
         from . import models
 
         return getattr(models, name)

@@ -17,7 +17,8 @@ def tiny_video(**kw):
 @pytest.mark.parametrize("name,shape", [("hiera_base_224", (2, 3, 224, 224)),
                                         ("hiera_base_16x224", (1, 3, 16, 224, 224))])
 def test_same_outputs_as_reference(name, shape, tmp_path):
-    """Random weights saved in the official format give the reference's outputs."""
+    """Random weights of the release's factory, saved in the official format, give its outputs
+    (tests/test_zoo_release.py checks every other name's architecture against its factory)."""
     hiera = pytest.importorskip("hiera", reason="reference implementation (hiera-transformer) not installed")
     torch.manual_seed(0)
     with warnings.catch_warnings():
@@ -94,16 +95,14 @@ def test_keep_mask_runs_only_on_kept_units():
 def test_keep_mask_matches_reference_encoder():
     hiera = pytest.importorskip("hiera", reason="reference implementation not installed")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ref = hiera.Hiera(num_classes=5, input_size=(4, 128, 128), embed_dim=16, num_heads=1, stages=(1, 1, 1, 1),
-                          q_stride=(1, 2, 2), mask_unit_size=(1, 8, 8), patch_kernel=(3, 7, 7), patch_stride=(2, 4, 4),
-                          patch_padding=(1, 3, 3), sep_pos_embed=True).eval()
-    ours = tiny_video(input_size=(4, 128, 128), num_classes=5).eval()
+        warnings.simplefilter("ignore")  # the release's factory (its 16x224 geometry), only narrowed
+        ref = hiera.hiera_base_16x224(num_classes=5, embed_dim=16, num_heads=1, stages=(1, 1, 1, 1)).eval()
+    ours = create_model("hiera_base_16x224", num_classes=5, embed_dim=16, num_heads=1, stages=(1, 1, 1, 1)).eval()
     ours.load_state_dict(ref.state_dict())
-    mask = torch.zeros(2, 32, dtype=torch.bool)
-    mask[0, [3, 7, 8, 20]] = True
-    mask[1, [0, 1, 16, 31]] = True
-    x = torch.randn(2, 3, 4, 128, 128)
+    mask = torch.zeros(2, 8 * 7 * 7, dtype=torch.bool)
+    mask[0, [3, 7, 8, 20, 200, 391]] = True
+    mask[1, [0, 1, 16, 31, 100, 390]] = True
+    x = torch.randn(2, 3, 16, 224, 224)
     with torch.no_grad():
         _, ref_maps = ref(x, mask=mask, return_intermediates=True)
         _, maps = ours(x, mask=mask, return_intermediates=True)

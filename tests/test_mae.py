@@ -3,6 +3,7 @@ import importlib.util
 import logging
 import math
 import os
+import warnings
 
 import pytest
 import torch
@@ -10,26 +11,27 @@ import torch
 from hiera_video import create_model
 from hiera_video.models.mae import MaskedAutoencoderHiera, create_mae_model, list_mae_models
 from hiera_video.models.mae_targets import hog_cells, hog_target, pixel_target
-from hiera_video.models.zoo import VIDEO
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Small shapes that both implementations accept (video: 2x2x2 mask units of 2x32x32 px).
+# Small models (video: 2x2x2 mask units of 2x32x32 px).
 SMALL = dict(embed_dim=16, num_heads=1, stages=(1, 1, 1, 1), decoder_embed_dim=32, decoder_depth=2,
              decoder_num_heads=2)
 SMALL_VIDEO = dict(input_size=(4, 64, 64), **SMALL)
-SMALL_IMAGE = dict(input_size=(64, 96), **SMALL)
 
 
 def small_video(**kw):
     return create_mae_model("mae_hiera_base_16x224", **{**SMALL_VIDEO, **kw})
 
 
-def _reference_pair(tmp_path, name, ref_kwargs, overrides):
-    """Reference MAE with random weights, and ours loaded from its official-format file."""
-    from hiera.hiera_mae import MaskedAutoencoderHiera as Ref
-
+def _reference_pair(tmp_path, name, overrides=None):
+    """The release's factory ``hiera.<name>(**overrides)`` with random weights, and ours of the
+    same name and overrides loaded from its official-format file."""
+    hiera = pytest.importorskip("hiera", reason="reference implementation (hiera-transformer) not installed")
+    overrides = overrides or {}
     torch.manual_seed(0)
-    ref = Ref(**ref_kwargs).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = getattr(hiera, name)(**overrides).eval()
     path = str(tmp_path / "official.pth")
     torch.save({"model_state": ref.state_dict()}, path)
     return ref, create_mae_model(name, pretrained=path, **overrides).eval()
@@ -51,23 +53,25 @@ def _compare(ref, ours, x, ratio):
     torch.testing.assert_close(label.reshape(label_r.shape), label_r, atol=1e-5, rtol=1e-5)
 
 
-def test_equivalence_small_video(tmp_path):
-    ref_kwargs = {**{k: v for k, v in VIDEO.items() if k != "num_classes"}, **SMALL_VIDEO, "q_pool": 2}
-    ref, ours = _reference_pair(tmp_path, "mae_hiera_base_16x224", ref_kwargs, SMALL_VIDEO)
-    _compare(ref, ours, torch.randn(2, 3, 4, 64, 64), 0.5)
+def test_equivalence_narrow_video(tmp_path):
+    """The release's video factory fixes the 16x224 geometry; only width and depth are shrunk."""
+    ref, ours = _reference_pair(tmp_path, "mae_hiera_base_16x224", SMALL)
+    _compare(ref, ours, torch.randn(2, 3, 16, 224, 224), 0.5)
 
 
 def test_equivalence_small_image(tmp_path):
-    ref, ours = _reference_pair(tmp_path, "mae_hiera_base_224", {**SMALL_IMAGE, "q_pool": 2}, SMALL_IMAGE)
+    # The image factories fix the width and depth; the input size and decoder are free.
+    ref, ours = _reference_pair(tmp_path, "mae_hiera_tiny_224", dict(input_size=(64, 96), decoder_embed_dim=32,
+                                                                    decoder_depth=2, decoder_num_heads=2))
     _compare(ref, ours, torch.randn(2, 3, 64, 96), 0.5)
 
 
-def test_equivalence_full_size_video_geometry(tmp_path):
-    """Tiny encoder at the real 16x224 geometry (8x7x7 units, 8x14x14 prediction grid)."""
-    dec = dict(decoder_depth=1, decoder_num_heads=8)
-    ref_kwargs = {**{k: v for k, v in VIDEO.items() if k != "num_classes"},
-                  "embed_dim": 96, "num_heads": 1, "stages": (1, 2, 7, 2), "q_pool": 2, **dec}
-    ref, ours = _reference_pair(tmp_path, "mae_hiera_tiny_16x224", ref_kwargs, dec)
+def test_equivalence_release_base_16x224(tmp_path):
+    """The release's own mae_hiera_base_16x224, nothing overridden: its weights give its loss and
+    predictions here (with the paper's 8 decoder heads instead of its 16, the loss was 6.7e-4
+    relative away and predictions up to 0.21)."""
+    ref, ours = _reference_pair(tmp_path, "mae_hiera_base_16x224")
+    assert ours.decoder_blocks[0].attn.heads == ref.decoder_blocks[0].attn.heads == 16
     _compare(ref, ours, torch.randn(1, 3, 16, 224, 224), 0.9)
 
 
@@ -208,7 +212,7 @@ def test_bad_construction_and_input_size():
 
 def test_visualize_mae_writes_png(tmp_path, real_videos_dir):
     torch.manual_seed(0)
-    model = small_video(decoder_embed_dim=64, decoder_num_heads=8)  # the video default head count
+    model = small_video(decoder_embed_dim=64, decoder_num_heads=16)  # the release's head count, the default
     ckpt = str(tmp_path / "mae.pth")
     torch.save({"model_state": model.state_dict()}, ckpt)
     tool = _load_tool()

@@ -2,11 +2,12 @@
 import logging
 
 import torch.nn as nn
+from iopath.common.file_io import g_pathmgr
 
 import hiera_video
 from hiera_video.config.loading import ConfigError
 from hiera_video.models.pretrained import MAE_ONLY_PREFIXES, adapt_pos_embed, load_pretrained, read_state_dict
-from hiera_video.models.zoo import model_config
+from hiera_video.models.zoo import is_checkpoint_name, model_config, resolve_pretrained
 
 logger = logging.getLogger(__name__)
 
@@ -55,15 +56,31 @@ def build_model(cfg, for_test: bool = False) -> nn.Module:
         raise ConfigError(f"cannot build {cfg.MODEL.MODEL_NAME} from MODEL.*/HIERA.*/DATA.* ({e})") from None
 
 
+def checkpoint_path(model: nn.Module, path: str) -> str:
+    """TRAIN/TEST.CHECKPOINT_FILE_PATH -> a file: a release tag (``mae_k400``, ``mae_k400_ft_k400``,
+    or ``model.tag``) of the config's model is fetched into torch.hub's cache (see
+    ``models.hub``: offline, a missing file is an error naming the URL and where to put it);
+    a path or iopath URI is returned unchanged."""
+    return resolve_pretrained(getattr(model, "model_name", None), path)
+
+
+def checkpoint_exists(path: str) -> bool:
+    """For checks before loading: a release checkpoint name counts as present (it is resolved,
+    or fails with its own message, when loaded)."""
+    return is_checkpoint_name(path) or g_pathmgr.exists(path)
+
+
 def load_train_init(model: nn.Module, path: str) -> None:
-    """Initialise from an official or project checkpoint (MAE decoder dropped, head re-initialised
-    when the class count differs, position embeddings resized)."""
+    """Initialise from an official or project checkpoint, or a release tag (MAE decoder dropped,
+    head re-initialised when the class count differs, position embeddings resized)."""
+    path = checkpoint_path(model, path)
     logger.info("initialising from %s", path)
     load_pretrained(model, path)
 
 
 def load_test_weights(model: nn.Module, path: str) -> None:
     """Load weights to test: like ``load_train_init`` but a head of another class count is an error."""
+    path = checkpoint_path(model, path)
     state = read_state_dict(path)
     state = {k: v for k, v in state.items() if not k.startswith(MAE_ONLY_PREFIXES)}
     own = model.state_dict()

@@ -1,5 +1,6 @@
 from .hiera import Hiera
 from .mae import MaskedAutoencoderHiera, create_mae_model
-from .zoo import create_model, list_models, model_config
+from .zoo import create_model, list_models, list_pretrained, model_config
 
-__all__ = ["Hiera", "MaskedAutoencoderHiera", "create_mae_model", "create_model", "list_models", "model_config"]
+__all__ = ["Hiera", "MaskedAutoencoderHiera", "create_mae_model", "create_model", "list_models", "list_pretrained",
+           "model_config"]

@@ -15,7 +15,7 @@ import difflib
 import logging
 import math
 from functools import partial
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -24,7 +24,7 @@ from torch.utils.checkpoint import checkpoint
 
 from .hiera import Hiera, HieraBlock, unroll_order
 from .mae_targets import make_target, target_dim
-from .zoo import MODEL_CONFIGS
+from .zoo import MODEL_CONFIGS, is_checkpoint_name, resolve_pretrained
 
 logger = logging.getLogger(__name__)
 
@@ -306,9 +306,11 @@ def _interleave(x: torch.Tensor, dims: int) -> torch.Tensor:
 def _mae_config(base: dict) -> dict:
     cfg = {k: v for k, v in base.items() if k != "num_classes"}
     video = len(cfg["input_size"]) == 3
-    # Paper tables 11a (video) and 14a (image): 8 decoder blocks; 8 heads, mask 0.9 for
-    # video; 16 heads, mask 0.6 for images. Width 512 as in the official checkpoints.
-    cfg.update(q_pool=2, decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=8 if video else 16,
+    # A name builds the release's architecture, so its weights give the release's outputs:
+    # decoder 512 wide, 8 blocks, 16 heads for image and video alike. (Paper table 11a gives
+    # the video decoder 8 heads; a checkpoint cannot tell, so the recipe in configs/MAE sets
+    # HIERA.DECODER_NUM_HEADS 8 itself.) Mask ratio: the paper's 0.9 for video, 0.6 for images.
+    cfg.update(q_pool=2, decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16,
                mask_ratio=0.9 if video else 0.6, target="pixel", norm_pix_loss=True)
     return cfg
 
@@ -322,10 +324,11 @@ def list_mae_models(pattern: str = "*"):
     return sorted(n for n in MAE_CONFIGS if fnmatch.fnmatch(n, pattern))
 
 
-def create_mae_model(name: str, pretrained: Optional[str] = None, **overrides) -> MaskedAutoencoderHiera:
+def create_mae_model(name: str, pretrained: Union[bool, str, None] = None, **overrides) -> MaskedAutoencoderHiera:
     """Build ``mae_hiera_{size}_{224,16x224}``; ``overrides`` are any constructor argument
     (``decoder_depth``, ``decoder_num_heads``, ``decoder_embed_dim``, ``mask_ratio``,
-    ``target``, ``drop_path_rate``, ``input_size`` ...). ``pretrained``: a
+    ``target``, ``drop_path_rate``, ``input_size`` ...). ``pretrained``: ``True`` or a
+    release tag (``"mae_k400"``, ``"mae_in1k"``: ``zoo.list_pretrained()``), or a
     ``{"model_state": state_dict}`` file, MAE (loaded strictly) or classifier (encoder
     loaded, decoder fresh; both logged)."""
     if name not in MAE_CONFIGS:
@@ -334,9 +337,11 @@ def create_mae_model(name: str, pretrained: Optional[str] = None, **overrides) -
         raise ValueError(f"unknown MAE model '{name}'.{hint} Valid names: {', '.join(list_mae_models())}")
     kwargs = {**MAE_CONFIGS[name], **overrides}
     kwargs["input_size"] = tuple(kwargs["input_size"])
+    path = resolve_pretrained(name, pretrained)  # before building: a bad tag or missing file fails fast
     model = MaskedAutoencoderHiera(**kwargs)
-    if pretrained:
-        load_mae_pretrained(model, pretrained)
+    model.model_name = name
+    if path:
+        load_mae_pretrained(model, pretrained if is_checkpoint_name(pretrained) else path)
     return model
 
 
@@ -344,7 +349,8 @@ def mae_kwargs_from_state_dict(state: dict) -> dict:
     """Constructor arguments of the MAE that wrote ``state``, read from tensor shapes
     (standard strides and mask units assumed). Heads leave no trace in the weights: the
     encoder's come from the named size with the same width and depth (else 1), the
-    decoder's are the modality default; override them when they differ."""
+    decoder's are the release's 16; override them when they differ (a checkpoint of the
+    paper's video recipe, configs/MAE, has 8)."""
     from .zoo import IMAGE, SIZES, VIDEO
 
     w = state["patch_embed.proj.weight"]
@@ -370,7 +376,7 @@ def mae_kwargs_from_state_dict(state: dict) -> dict:
     target = "pixel" if out == pred_stride ** 2 * w.shape[1] else "hog"
     base.update(input_size=input_size, in_chans=w.shape[1], embed_dim=embed_dim, num_heads=heads, stages=stages,
                 q_pool=len(state_keys_prefix(state, "multi_scale_fusion_heads.")) or 2,
-                decoder_embed_dim=dec_dim, decoder_depth=dec_depth, decoder_num_heads=8 if video else 16,
+                decoder_embed_dim=dec_dim, decoder_depth=dec_depth, decoder_num_heads=16,
                 mask_ratio=0.9 if video else 0.6, target=target)
     return base
 
@@ -381,11 +387,20 @@ def state_keys_prefix(state: dict, prefix: str) -> set:
 
 
 def load_mae_pretrained(model: MaskedAutoencoderHiera, path: str, require_decoder: bool = False) -> None:
-    """Load an official or project checkpoint into ``model``; any key that does not fit is
+    """Load an official or project checkpoint (a file, or a release tag of ``model.model_name``,
+    e.g. ``"mae_k400"``) into ``model``; any key that does not fit is
     named in a ValueError. A classifier checkpoint fills the encoder only (logged), or is an
     error with ``require_decoder``."""
     from .pretrained import HEAD_PREFIXES, MAE_ONLY_PREFIXES, adapt_pos_embed, read_state_dict
 
+    name = getattr(model, "model_name", None)
+    if is_checkpoint_name(path) and name in MAE_CONFIGS and model.decoder_blocks:
+        release_heads, heads = MAE_CONFIGS[name]["decoder_num_heads"], model.decoder_blocks[0].attn.heads
+        if heads != release_heads:  # the weights load either way, the outputs then are not the release's
+            logger.warning("release checkpoint %s was trained with %d decoder heads, this model has %d "
+                           "(decoder_num_heads / HIERA.DECODER_NUM_HEADS): its outputs will differ from the "
+                           "release's", path, release_heads, heads)
+    path = resolve_pretrained(name, path)
     state = read_state_dict(path)
     own = model.state_dict()
     if not any(k.startswith(MAE_ONLY_PREFIXES) for k in state):

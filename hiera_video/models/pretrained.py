@@ -6,7 +6,8 @@ that does not fit is named in the error: nothing is silently skipped.
 """
 import logging
 import math
-from typing import Dict, Tuple
+import os
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +38,19 @@ def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
     if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
         raise ValueError(f"{path} holds no state dict; expected {{'model_state': {{name: tensor}}}}")
     return {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+
+
+def stored_class_names(path: str) -> Optional[List[str]]:
+    """The "class_names" this project's runs store in their checkpoints (class-folder datasets do),
+    or None: for release files, tags, URIs, or a file that cannot be read (its loader says why)."""
+    if not path or "://" in path or not os.path.isfile(path):
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except (RuntimeError, OSError, ValueError):  # not a zip checkpoint
+        return None
+    names = state.get("class_names") if isinstance(state, dict) else None
+    return list(names) if names else None
 
 
 def _interpolate_spatial(pe: torch.Tensor, new_hw: Tuple[int, int]) -> torch.Tensor:
@@ -73,12 +87,16 @@ def adapt_pos_embed(state: Dict[str, torch.Tensor], model) -> None:
 
 
 def load_pretrained(model, path: str) -> None:
-    """Load ``path`` into the Hiera classifier ``model``.
+    """Load ``path`` into the Hiera classifier ``model``: a file, or a release checkpoint tag
+    (``"mae_k400_ft_k400"``, ``"mae_k400"``, ...) of ``model.model_name`` (see ``zoo``).
 
     MAE decoder keys are dropped and the head is re-initialised when the class count
     differs, each with a logged message. Any other missing, unexpected or mis-shaped key
     raises a ValueError that lists them.
     """
+    from .zoo import resolve_pretrained
+
+    path = resolve_pretrained(getattr(model, "model_name", None), path)
     state = read_state_dict(path)
     dropped = sorted({k.split(".")[0] for k in state if k.startswith(MAE_ONLY_PREFIXES)})
     if dropped:
