@@ -5,9 +5,11 @@ One decision for the whole project: video transforms come from
 sample, so a random crop / flip / resize draws its parameters once and applies them to
 every frame of the clip. ``pytorchvideo.transforms`` (0.1.5) is not imported anywhere: it
 needs ``torchvision.transforms.functional_tensor``, removed in torchvision 0.17.
-``pytorchvideo.data`` imports fine, but the datasets here do not build on it: its
-``LabeledVideoDataset`` is iterable (no DistributedSampler, no exact resume) and its clip
-samplers draw from the global RNG; see ``kinetics.py`` and ``video_decoding.py``.
+``pytorchvideo.data`` imports fine: the paths of class folders, UCF101 and HMDB51 come from
+it (``folders.py``, ``official_splits.py``) and its datasets can feed the trainer
+(``pytorchvideo_interop.py``), but items stay map-style: its ``LabeledVideoDataset`` is
+iterable (no DistributedSampler, no exact resume) and its clip samplers draw from the global
+RNG; see ``kinetics.py`` and ``video_decoding.py``.
 
 Randomness comes from torch's global generator; the dataset seeds it per item (see
 ``samplers.seeded``), so results do not depend on the loader's worker count.
