@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from data_helpers import frame_level, small_cfg
+from data_helpers import small_cfg
 from hiera_video.data import build_loader
 from hiera_video.data.ssv2 import SSv2Dataset, mirror_label_map
 from hiera_video.data.synthetic import write_mp4

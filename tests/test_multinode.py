@@ -190,8 +190,8 @@ def test_killed_rank_stops_the_other_naming_it(data, tmp_path, victim):
         stopped_after = time.monotonic() - died
         text = procs.output(1 - victim)
     assert survivor.returncode == 1, text[-3000:]
-    expected = (f"run_net: error: rank 0 of 2: lost rank 1 of 2" if victim == 1 else
-                f"run_net: error: rank 1 of 2: lost the rendezvous store (tcp://127.0.0.1:")
+    expected = ("run_net: error: rank 0 of 2: lost rank 1 of 2" if victim == 1 else
+                "run_net: error: rank 1 of 2: lost the rendezvous store (tcp://127.0.0.1:")
     assert expected in text, text[-3000:]
     print(f"rank {1 - victim} stopped {stopped_after:.1f} s after rank {victim} was killed")
 

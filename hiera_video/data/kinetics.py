@@ -168,21 +168,21 @@ class KineticsDataset(Dataset):
             clips = self._decode_views(index, [(j, self.num_temporal) for j in range(self.num_temporal)])
         except VideoDecodeError as e:
             clips = [e] * self.num_temporal
-        videos, ok = [], []
+        crops, ok = [], []  # [T, C, S, S] views into the resized clips; copied once, by the stack below
         for j, frames in enumerate(clips):
             if isinstance(frames, VideoDecodeError):
                 logger.warning("decode failure (%s, video %d, temporal view %d): %s; left out of the metric",
                                self.split, index, j, frames)
-                blank = torch.zeros(3, self.num_frames, self.crop_size, self.crop_size)
-                videos += [blank] * self.num_spatial
+                blank = torch.zeros(self.num_frames, 3, self.crop_size, self.crop_size)
+                crops += [blank] * self.num_spatial
                 ok += [False] * self.num_spatial
                 continue
-            clip = self.transform(T.as_video(frames))
-            videos += [T.to_model_layout(T.spatial_crop(clip, self.crop_size, c, self.num_spatial))
-                       for c in range(self.num_spatial)]
+            clip = self.transform(T.as_video(frames)).as_subclass(torch.Tensor)
+            crops += [T.spatial_crop(clip, self.crop_size, c, self.num_spatial) for c in range(self.num_spatial)]
             ok += [True] * self.num_spatial
         views = self.num_views
         ok_t = torch.tensor(ok)
-        return {"video": torch.stack(videos), "label": torch.full((views,), self.labels[index]),
+        video = torch.stack([c.transpose(0, 1) for c in crops])  # [V, C, T, S, S] in one copy (T.to_model_layout)
+        return {"video": video, "label": torch.full((views,), self.labels[index]),
                 "index": torch.full((views,), index), "view": torch.arange(views),
                 "decode_failures": (~ok_t).long(), "ok": ok_t}

@@ -23,7 +23,6 @@ from typing import List
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
-from torchvision.transforms.v2 import functional as F
 
 
 def _normalize(cfg) -> List:

@@ -23,7 +23,6 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from hiera_video.data.ava import ava_path
 from hiera_video.evaluation.ava_map import (detections_from_predictions, evaluate_frame_map, read_labelmap,

@@ -28,14 +28,12 @@ def window_clips(path: str, cfg, stride_sec: float, num_crops: int) -> Tuple[Dic
     windows = sliding_windows(duration, span, stride_sec)
     info = dict(fps=video.fps, duration=duration, windows=windows, padded=duration < span)
     transform = build_eval_transform(cfg)
-    size = cfg.DATA.TEST_CROP_SIZE
 
     def clips():
         try:
             for start, _ in windows:
-                frames = torch.from_numpy(video.frames_at(clip_times(start, cfg.DATA.NUM_FRAMES, step)))
-                clip = transform(as_video(frames.permute(0, 3, 1, 2)))
-                yield torch.stack([to_model_layout(spatial_crop(clip, size, i, num_crops)) for i in range(num_crops)])
+                frames = video.frames_at(clip_times(start, cfg.DATA.NUM_FRAMES, step))
+                yield clip_from_frames(frames, transform, cfg.DATA.TEST_CROP_SIZE, num_crops)
         finally:
             video.close()
     return info, clips()
@@ -96,3 +94,10 @@ def extract_features(model, video_path: str, cfg, stride_sec: float = 0.0, num_c
     result.update(clip_times=np.asarray(info["windows"], dtype=np.float64), fps=info["fps"],
                   duration=info["duration"], padded=info["padded"])
     return result
+
+
+def clip_from_frames(frames: np.ndarray, transform, size: int, num_crops: int = 1) -> torch.Tensor:
+    """uint8 ``[T, H, W, 3]`` frames -> float ``[num_crops, C, T, size, size]``: one window as
+    ``window_clips`` prepares it (``transform`` = ``build_eval_transform(cfg)``)."""
+    clip = transform(as_video(torch.from_numpy(frames).permute(0, 3, 1, 2)))
+    return torch.stack([to_model_layout(spatial_crop(clip, size, i, num_crops)) for i in range(num_crops)])

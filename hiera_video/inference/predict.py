@@ -1,7 +1,6 @@
 """Multi-view prediction for one video (the demo), and the top-5 overlay video."""
 from typing import List, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
 
 from hiera_video.data.transforms import as_video, build_eval_transform, spatial_crop, to_model_layout
@@ -39,7 +38,7 @@ def top_k(probs: torch.Tensor, class_names: Optional[Sequence[str]], k: int = 5)
 def write_overlay(src: str, dst: str, windows: Sequence[Tuple[float, float]], labels: Sequence[List[Tuple[int, str, float]]]) -> None:
     """Re-encode ``src`` to ``dst`` (H.264 MP4) with each window's top-5 drawn on its frames."""
     import av
-    from PIL import Image, ImageDraw
+    from PIL import ImageDraw
 
     with av.open(src) as inp, av.open(dst, "w") as out:
         in_stream = inp.streams.video[0]
