@@ -200,7 +200,10 @@ def test_live_ctrl_c_stops_cleanly(checkpoint):
     while not any("time" in rec for _, rec in lines) and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    finish(proc, threads, timeout=20)
+    try:
+        finish(proc, threads, timeout=20)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the demo did not stop within 20 s of Ctrl-C:\n" + "".join(log)[-3000:]) from None
     stderr = "".join(log)
     assert proc.returncode == 0, stderr
     assert lines[-1][1]["summary"]["stopped_by"] == "interrupted" and "Traceback" not in stderr

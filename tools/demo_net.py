@@ -95,7 +95,12 @@ def main(argv=None):
         # Live: the reader thread decodes meanwhile; a model thread waiting on a busy core stalls every op.
         torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 2) - 1))
     if args.live:
-        sys.exit(live_demo(args, cfg, model, names))
+        code = live_demo(args, cfg, model, names)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # The reader thread may sit inside FFmpeg's read of a pipe or socket that never closes; a
+        # plain exit can wait on it at interpreter shutdown, so leave at once (all output is out).
+        os._exit(code)
     if args.timeline:
         sys.exit(timeline_demo(args, cfg, model, names))
     views = (1, 1) if args.single_view else (cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS)
