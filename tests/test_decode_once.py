@@ -94,16 +94,46 @@ def test_scores_equal_per_view_decoding_and_each_file_opens_once(videos, monkeyp
         assert torch.equal(res.scores.topk(k).indices, reference.float().topk(k).indices)
 
 
-def test_far_apart_views_are_reached_by_seeking(videos, monkeypatch):
-    """A 12 s clip, 5 views: the decoder seeks between views more than 2 s apart instead of decoding all 360 frames."""
+def test_views_of_a_clip_come_from_one_pass(videos, monkeypatch):
+    """A 12 s clip (x264's default keyframe interval: frames 0 and 250), 5 views 2.9 s apart: one
+    pass over the file with no seek (a seek would go back to a keyframe and decode frames twice)."""
     root, entries = videos
     long_clip = entries[2][0]
     step = 2 / 30
     starts = [0.0, 2.9, 5.8, 8.7, 11.6]
+    counts = {"seeks": 0, "frames": 0}
+
+    class Counting:
+        def __init__(self, container):
+            self.container = container
+
+        def seek(self, *args, **kwargs):
+            counts["seeks"] += 1
+            return self.container.seek(*args, **kwargs)
+
+        def decode(self, *args, **kwargs):
+            for frame in self.container.decode(*args, **kwargs):
+                counts["frames"] += 1
+                yield frame
+
+        def __getattr__(self, name):
+            return getattr(self.container, name)
+
+    real_open = video_decoding.open_video
+
+    def counting_open(path, backend):
+        video = real_open(path, backend)
+        video._container = Counting(video._container)
+        return video
+
+    monkeypatch.setattr(video_decoding, "open_video", counting_open)
     clips = video_decoding.decode_clips(long_clip, "pyav", lambda d, fps: [[s + k * step for k in range(4)]
                                                                             for s in starts])
+    monkeypatch.undo()
+    assert counts["seeks"] == 0 and counts["frames"] <= 360
     for s, clip in zip(starts, clips):
         alone = video_decoding.decode_frames(long_clip, "pyav", lambda d, fps: [s + k * step for k in range(4)])
         assert torch.equal(clip, alone)
     assert video_decoding._nearby_groups([[s, s + 0.2] for s in starts], 2.0) == [[0], [1], [2], [3], [4]]
+    assert video_decoding._nearby_groups([[s, s + 0.2] for s in starts], 10.0) == [[0, 1, 2, 3, 4]]
     assert video_decoding._nearby_groups([[0.0, 0.3], [0.2, 0.5], [3.0, 3.2]], 2.0) == [[0, 1], [2]]

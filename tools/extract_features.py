@@ -27,7 +27,7 @@ from hiera_video.data.video_lists import find_class_names  # noqa: E402
 from hiera_video.engine.build import build_model, load_train_init  # noqa: E402
 from hiera_video.inference.pipeline import list_videos, run_extraction  # noqa: E402
 from hiera_video.inference.predict import top_k  # noqa: E402
-from hiera_video.inference.writer import NpyWriter, check_writable, write_hdf5, write_index  # noqa: E402
+from hiera_video.inference.writer import NpyWriter, check_writable, video_name, write_hdf5, write_index  # noqa: E402
 
 logger = logging.getLogger("extract")
 
@@ -92,7 +92,7 @@ def print_top_classes(records, names) -> None:
     for r in records:
         if r.get("status") == "ok" and r.get("logits"):
             probs = torch.from_numpy(np.load(r["logits"])).float().mean(0).softmax(-1)
-            print(f"{r['name']}: " + ", ".join(f"{name} {p:.2f}" for _, name, p in top_k(probs, names)))
+            print(f"{r.get('name') or video_name(r['video'])}: " + ", ".join(f"{name} {p:.2f}" for _, name, p in top_k(probs, names)))
 
 
 if __name__ == "__main__":

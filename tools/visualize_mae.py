@@ -1,7 +1,7 @@
 """Look at what an MAE checkpoint reconstructs.
 
     python tools/visualize_mae.py --checkpoint mae_hiera_base_16x224.pth --video clip.mp4 --out mae.png
-    python tools/visualize_mae.py --cfg configs/MAE/HIERA_B_16x4.yaml --checkpoint run/ckpt.pyth --video clip.mp4
+    python tools/visualize_mae.py --cfg configs/MAE/MAE_HIERA_B_16x4_K400.yaml --checkpoint run/ckpt.pyth --video clip.mp4
 
 Writes a PNG grid with one column per predicted time step (the first frame of each
 2-frame token) and three rows: the original frames, the masked input (deleted mask

@@ -224,13 +224,12 @@ def main(argv=None):
     ap.add_argument("--width", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
-    try:
-        check_generator_target(os.path.abspath(a.out), lambda meta: False, "synthetic AVA")
+    try:  # atomically, with its meta.json, and only where it may write (see generated_folder)
+        meta = generate(a.out, train_videos=a.train_videos, val_videos=a.val_videos, keyframes=a.keyframes,
+                        height=a.height, width=a.width, seed=a.seed)
     except ValueError as e:
         raise SystemExit(f"error: {e}")
-    files = make_synthetic_ava(a.out, a.train_videos, a.val_videos, a.keyframes, a.height, a.width, a.seed)
-    for name, path in files.items():
-        print(f"{name}: {path}")
+    print(f"wrote synthetic AVA data ({meta['train_videos']} train, {meta['val_videos']} val videos) to {a.out}")
     return 0
 
 

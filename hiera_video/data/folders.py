@@ -141,7 +141,7 @@ def read_folder_splits(root: str, val_fraction: float, test_fraction: float, see
     if not os.path.isdir(root):
         raise FileNotFoundError(f"DATA.PATH_TO_DATA_DIR '{root}' is not a folder (expected <class>/<video> "
                                 "or {train,val,test}/<class>/<video> inside)")
-    subdirs = {e.name for e in os.scandir(root) if e.is_dir()}
+    subdirs = {e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith(".")}
     if "train" in subdirs and subdirs <= set(SPLITS):
         train = ClassFolderPaths.from_directory(os.path.join(root, "train"))
         lists, skipped, fractions = {"train": _pairs(train)}, list(train.skipped), {}

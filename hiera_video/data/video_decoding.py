@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 BACKENDS = ("pyav", "decord")
+SEEK_AFTER_SEC = 10.0  # pyav: decode on through gaps up to this long instead of seeking
 
 
 class VideoDecodeError(RuntimeError):
@@ -82,12 +83,16 @@ class _PyAVVideo:
     def frames_at(self, times: Sequence[float]) -> np.ndarray:
         """uint8 [T, H, W, 3]: for each time, the frame nearest to it (last one past the end).
 
-        Calls with increasing times continue where the last one stopped (its last frame and
-        the one decoded past it are kept), so a later window of a file whose tail is corrupt
-        still gets the last good frame."""
+        A call whose first time is ahead of the last call's by at most SEEK_AFTER_SEC continues
+        where that one stopped, keeping its last frame and the one decoded past it (a one-frame
+        file or a corrupt tail still gives the next window the last good frame); a farther start,
+        or an earlier one, seeks to the keyframe before it."""
         half = 0.5 / self.fps
-        going_back = self._carry[0] is not None and times[0] + half < self._carry[1]
-        if times[0] > 1.0 or going_back:  # seek only when it skips real work (or to go back)
+        position = self._carry[1] if self._carry[0] is not None else 0.0  # where decoding stands
+        going_back = times[0] + half < position
+        # Seek only to go back or to skip more than SEEK_AFTER_SEC: a seek lands on the keyframe before
+        # the target, which in a default x264 file may be 8 s back, so short gaps decode straight on.
+        if going_back or times[0] - position > SEEK_AFTER_SEC:
             target = int((max(times[0] - 1.0, 0.0) + self._start) / self._stream.time_base)
             self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
             self._carry = (None, -1.0, [], 0)
@@ -200,12 +205,12 @@ def decode_frames(path: str, backend: str, make_times: Callable[[float, float], 
 
 
 def decode_clips(path: str, backend: str, make_times: Callable[[float, float], Sequence[Sequence[float]]],
-                 gap_sec: float = 2.0) -> List:
+                 gap_sec: float = SEEK_AFTER_SEC) -> List:
     """Several clips of one video from one open file: ``make_times(duration_sec, fps)`` gives
     each clip's frame times. Clips whose spans overlap or lie within ``gap_sec`` of each other
     are decoded in one sequential pass (the union of their times; each time still gets the
     frame nearest to it, so a clip is the same as decoded alone); a farther clip is reached
-    by a seek, so a long video is only decoded where sampled.
+    by a seek (pyav), so a long video is only decoded where sampled.
 
     Returns per clip uint8 [T, C, H, W], or the ``VideoDecodeError`` of a clip whose frames
     could not be decoded; a file that cannot be opened raises it.

@@ -145,9 +145,6 @@ class Checkpointer:
     def save(self, state: Dict, epoch: int, step_in_epoch: int = 0) -> str:
         g_pathmgr.mkdirs(self.dir)
         path = self.path(epoch, step_in_epoch)
-        names = os.path.join(os.path.dirname(self.dir), "classnames.txt")  # written by data/folders.py
-        if "class_names" not in state and g_pathmgr.exists(names):  # so demo_net prints names with no extra file
-            state = {**state, "class_names": [n for n in g_pathmgr.open(names).read().splitlines() if n]}
         save_atomic(state, path)
         for name in g_pathmgr.ls(self.dir):  # leftovers of saves that were killed
             if ".pyth.tmp." in name:

@@ -90,7 +90,9 @@ class MAETask(Task):
         totals, failed_views = flat[:2], flat[2:]
         if totals[1] == 0:
             raise RuntimeError("no clip could be decoded for the MAE loss (see the decode warnings above)")
-        failed = [loader.dataset.video_paths[v] for v in failed_views.nonzero().flatten().tolist()]
+        # a video is left out when none of its views decoded (a partly decoded one still counts)
+        views = getattr(loader.dataset, "num_views", 1)
+        failed = [loader.dataset.video_paths[v] for v in (failed_views >= views).nonzero().flatten().tolist()]
         if failed:
             logger.warning("MAE loss (%s): %d videos could not be decoded and are left out: %s",
                            loader.dataset.split, len(failed), ", ".join(failed))

@@ -128,7 +128,11 @@ def train(cfg, task) -> Optional[str]:
     def state_fn():
         return {"model_state": model.state_dict(), "optimizer_state": optimizer.state_dict(),
                 "scheduler_state": scheduler.state_dict(),
-                "scaler_state": scaler.state_dict() if scaler is not None else None, "cfg": cfg.dump()}
+                "scaler_state": scaler.state_dict() if scaler is not None else None, "cfg": cfg.dump(),
+                # the training data's own names, so demo_net and extraction print them with no extra file
+                "class_names": list(class_names) if class_names else None}
+
+    class_names = getattr(loader.dataset, "class_names", None)
 
     metrics = MetricsHook(cfg, device)
     trainer.register_hooks([
