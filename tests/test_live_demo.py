@@ -74,11 +74,13 @@ def send_mpegts(url, frames, sent, pause_after=None, pause=0.0, enough=None):
             out.mux(packet)
 
 
-def start_demo(checkpoint, source, *extra, env=None):
+def start_demo(checkpoint, source, *extra, env=None, sigint_ignored=False):
+    """The demo as a subprocess; ``sigint_ignored``: started with SIGINT ignored, as a shell's `cmd &` does."""
     cmd = [sys.executable, "tools/demo_net.py", "--cfg", CFG, "--checkpoint", checkpoint, "--live", source,
            "--stride", str(1 / FPS), "--threads", "1", *extra, *SLOW]
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
+                            env=env, preexec_fn=ignore)
 
 
 def read_output(proc, lines, log):
@@ -185,7 +187,7 @@ def test_live_udp_then_stall_times_out(checkpoint):
 
 
 def test_live_ctrl_c_stops_cleanly(checkpoint):
-    proc = start_demo(checkpoint, "-")
+    proc = start_demo(checkpoint, "-", sigint_ignored=True)  # Ctrl-C works even then
     lines, log, sent = [], [], []
     threads = read_output(proc, lines, log)
     def send():

@@ -21,6 +21,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -95,6 +96,9 @@ def main(argv=None):
         # Live: the reader thread decodes meanwhile; a model thread waiting on a busy core stalls every op.
         torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 2) - 1))
     if args.live:
+        # Ctrl-C must stop a live run even when SIGINT came in ignored (a job started with `&`
+        # by a non-interactive shell, or by a parent that ignores it): Python then installs no handler.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         code = live_demo(args, cfg, model, names)
         sys.stdout.flush()
         sys.stderr.flush()
