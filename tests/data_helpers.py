@@ -85,3 +85,16 @@ def vfr_ramp_video(path: str, pts: List[int], height: int = 32, width: int = 32)
         for packet in s.encode():
             c.mux(packet)
     return path
+
+
+def tiny_checkpoint(path: str, input_size, embed_dim: int = 16, num_classes: int = 6):
+    """A seeded tiny video Hiera (one block per stage) saved in the release's format -> (model in eval, path)."""
+    import torch
+
+    from hiera_video import create_model
+
+    torch.manual_seed(0)
+    model = create_model("hiera_tiny_16x224", embed_dim=embed_dim, num_heads=1, stages=(1, 1, 1, 1),
+                         input_size=tuple(input_size), num_classes=num_classes)
+    torch.save({"model_state": model.state_dict()}, path)
+    return model.eval(), str(path)

@@ -15,9 +15,8 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
-from hiera_video import create_model
+from data_helpers import tiny_checkpoint
 from hiera_video.data.synthetic import render_clip, rgb_to_yuv420p, sample_appearance
 from hiera_video.inference.live_source import LiveReader
 
@@ -31,12 +30,7 @@ SLOW = ["HIERA.EMBED_DIM", "32", "HIERA.STAGES", "[1,1,1,1]", "DATA.NUM_FRAMES",
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    model = create_model("hiera_tiny_16x224", embed_dim=32, num_heads=1, stages=(1, 1, 1, 1), input_size=(16, 224, 224),
-                         num_classes=6)
-    path = tmp_path_factory.mktemp("live") / "model.pyth"
-    torch.save({"model_state": model.state_dict()}, path)
-    return str(path)
+    return tiny_checkpoint(tmp_path_factory.mktemp("live") / "model.pyth", (16, 224, 224), embed_dim=32)[1]
 
 
 def clip(num_frames):

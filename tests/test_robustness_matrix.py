@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from data_helpers import small_cfg
+from data_helpers import tiny_checkpoint as write_tiny_checkpoint
 from hiera_video.data.kinetics import KineticsDataset
 from hiera_video.data.video_decoding import VideoDecodeError
 from video_zoo import BROKEN, GOOD, write_zoo
@@ -164,14 +165,7 @@ def demo_cfg():
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
-    from hiera_video import create_model
-
-    torch.manual_seed(0)
-    model = create_model("hiera_tiny_16x224", embed_dim=16, num_heads=1, stages=(1, 1, 1, 1), input_size=(4, 64, 64),
-                         num_classes=6)
-    path = tmp_path_factory.mktemp("ckpt") / "model.pyth"
-    torch.save({"model_state": model.state_dict()}, path)
-    return model.eval(), str(path)
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "model.pyth", (4, 64, 64))
 
 
 def test_extraction_lists_every_file_and_leaves_the_folder_alone(zoo, tiny_checkpoint, tmp_path):

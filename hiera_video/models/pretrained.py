@@ -87,16 +87,13 @@ def adapt_pos_embed(state: Dict[str, torch.Tensor], model) -> None:
 
 
 def load_pretrained(model, path: str) -> None:
-    """Load ``path`` into the Hiera classifier ``model``: a file, or a release checkpoint tag
-    (``"mae_k400_ft_k400"``, ``"mae_k400"``, ...) of ``model.model_name`` (see ``zoo``).
+    """Load the file ``path`` into the Hiera classifier ``model`` (callers resolve a release
+    tag such as ``"mae_k400_ft_k400"`` to its cached file first: ``zoo.resolve_pretrained``).
 
     MAE decoder keys are dropped and the head is re-initialised when the class count
     differs, each with a logged message. Any other missing, unexpected or mis-shaped key
     raises a ValueError that lists them.
     """
-    from .zoo import resolve_pretrained
-
-    path = resolve_pretrained(getattr(model, "model_name", None), path)
     state = read_state_dict(path)
     dropped = sorted({k.split(".")[0] for k in state if k.startswith(MAE_ONLY_PREFIXES)})
     if dropped:
