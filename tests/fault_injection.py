@@ -61,7 +61,7 @@ def main() -> int:
     opts = p.parse_args(argv[:cut])
 
     import run_net
-    from hiera_video.engine.distributed import get_rank
+    from hiera_video.utils.dist import get_rank
     from hiera_video.engine.train import Trainer
 
     original = Trainer.run_step

@@ -116,7 +116,8 @@ def test_uneven_test_shards_cover_every_item_once(synthetic_dir, monkeypatch):
     cfg = small_cfg(synthetic_dir, **{"TEST.NUM_ENSEMBLE_VIEWS": 2, "TEST.NUM_SPATIAL_CROPS": 1})
     seen = []
     for rank in range(4):  # 6 videos x 2 views = 12 items over 4 ranks; and 5 ranks below
-        monkeypatch.setattr(loader_module, "_world", lambda r=rank: (4, r))
+        monkeypatch.setattr(loader_module, "get_world_size", lambda: 4)
+        monkeypatch.setattr(loader_module, "get_rank", lambda r=rank: r)
         for b in build_loader(cfg, "test"):
             seen += list(zip(b["index"].tolist(), b["view"].tolist()))
     assert sorted(seen) == [(v, k) for v in range(6) for k in range(2)]

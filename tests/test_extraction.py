@@ -12,7 +12,8 @@ from hiera_video import create_model
 from hiera_video.config.defaults import get_cfg
 from hiera_video.inference import extract_features, sliding_windows
 from hiera_video.inference.pipeline import list_videos, run_extraction
-from hiera_video.inference.writer import NpyWriter, check_writable, write_hdf5, write_index
+from hiera_video.inference.writer import NpyWriter, write_hdf5, write_index
+from hiera_video.utils.io import check_writable
 
 
 def small_cfg():

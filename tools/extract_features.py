@@ -27,7 +27,8 @@ from hiera_video.data.video_lists import find_class_names  # noqa: E402
 from hiera_video.engine.build import build_model, load_train_init  # noqa: E402
 from hiera_video.inference.pipeline import list_videos, run_extraction  # noqa: E402
 from hiera_video.inference.predict import top_k  # noqa: E402
-from hiera_video.inference.writer import NpyWriter, check_writable, video_name, write_hdf5, write_index  # noqa: E402
+from hiera_video.inference.writer import NpyWriter, video_name, write_hdf5, write_index  # noqa: E402
+from hiera_video.utils.io import check_writable  # noqa: E402
 
 logger = logging.getLogger("extract")
 

@@ -5,7 +5,7 @@ import os
 import time
 from typing import List, Optional
 
-from hiera_video.inference.writer import atomic_write
+from hiera_video.utils.io import atomic_write
 
 
 def default_results_path() -> str:

@@ -43,6 +43,8 @@ from torch.utils.data import Dataset
 
 from hiera_video.evaluation.ava_map import box_iou, read_boxes_csv
 
+from hiera_video.utils.dist import get_rank, get_world_size
+
 from .ava_transforms import sanitize_normalized_boxes, transform_clip, valid_boxes
 from .samplers import item_seed
 
@@ -295,7 +297,7 @@ def build_ava_loader(cfg, split: str):
     """The AVA loader of ``split``: samplers and batch sizes as ``loader.build_loader``
     (train: TRAIN.BATCH_SIZE clips over all processes, shuffled per epoch, drop_last;
     val/test: TEST.BATCH_SIZE per process, each keyframe once), ``ava_collate`` batches."""
-    from .loader import _world, make_video_loader
+    from .loader import make_video_loader
     from .samplers import EpochShuffleSampler, ShardSampler
 
     if cfg.DATA.SYNTHETIC.ENABLE:
@@ -303,7 +305,7 @@ def build_ava_loader(cfg, split: str):
 
         ensure_ava_synthetic_dataset(cfg)
     dataset = AVADataset(cfg, split)
-    world, rank = _world()
+    world, rank = get_world_size(), get_rank()
     if split == "train":
         batch = cfg.TRAIN.BATCH_SIZE // world
         if batch < 1 or len(dataset) < batch * world:

@@ -29,6 +29,8 @@ import time
 from collections import Counter, defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from hiera_video.utils.io import atomic_write
+
 from .kinetics import KineticsDataset
 from .video_decoding import VideoDecodeError, open_video
 from .video_lists import SPLITS, parse_list_line
@@ -101,11 +103,8 @@ def _sha256(path: str) -> str:
 
 
 def _write_new(path: str, data: bytes) -> str:
-    """Write ``data`` atomically (temporary beside it, then rename); returns its sha256."""
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    """Write ``data`` atomically; returns its sha256."""
+    atomic_write(path, lambda f: f.write(data))
     return hashlib.sha256(data).hexdigest()
 
 

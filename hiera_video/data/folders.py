@@ -30,6 +30,7 @@ from pytorchvideo.data.labeled_video_paths import LabeledVideoPaths
 from torchvision.datasets.folder import make_dataset
 
 from hiera_video.config.loading import ConfigError
+from hiera_video.utils.io import write_lines
 
 from .kinetics import KineticsDataset
 from .video_lists import SPLITS, find_class_names
@@ -176,22 +177,15 @@ def has_lists(root: str) -> bool:
     return os.path.isfile(os.path.join(root, "train.csv"))
 
 
-def _write_lines(path: str, lines: Sequence[str]) -> None:
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.writelines(f"{line}\n" for line in lines)
-    os.replace(tmp, path)
-
-
 def write_splits(output_dir: str, splits: FolderSplits) -> str:
     """``output_dir/classnames.txt`` and ``output_dir/splits/`` (lists, classnames, skipped); the splits folder."""
     out = os.path.join(output_dir, "splits")
     os.makedirs(out, exist_ok=True)
     for split, pairs in splits.lists.items():
-        _write_lines(os.path.join(out, f"{split}.csv"), [f"{p} {lab}" for p, lab in pairs])
-    _write_lines(os.path.join(out, "skipped.txt"), splits.skipped)
+        write_lines(os.path.join(out, f"{split}.csv"), [f"{p} {lab}" for p, lab in pairs])
+    write_lines(os.path.join(out, "skipped.txt"), splits.skipped)
     for folder in (out, output_dir):
-        _write_lines(os.path.join(folder, "classnames.txt"), splits.classes)
+        write_lines(os.path.join(folder, "classnames.txt"), splits.classes)
     return out
 
 

@@ -21,16 +21,11 @@ loader never draws from the caller's global RNGs.
 ``loader.dataset`` has ``num_videos``, ``video_paths``, ``labels``, ``class_names``.
 """
 import torch
-import torch.distributed as dist
 from torch.utils.data import DataLoader, default_collate
 
+from hiera_video.utils.dist import get_rank, get_world_size
+
 from .samplers import EpochShuffleSampler, ShardSampler
-
-
-def _world():
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_world_size(), dist.get_rank()
-    return 1, 0
 
 
 def build_dataset(cfg, split: str):
@@ -124,7 +119,7 @@ def build_loader(cfg, split: str) -> VideoLoader:
 
         ensure_synthetic_dataset(cfg)
     dataset = build_dataset(cfg, split)
-    world, rank = _world()
+    world, rank = get_world_size(), get_rank()
     collate = default_collate
     if split == "train":
         clips = cfg.TRAIN.BATCH_SIZE // world

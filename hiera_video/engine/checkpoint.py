@@ -11,7 +11,6 @@ after update 500 of epoch 3 (TRAIN.CHECKPOINT_PERIOD_ITERS). A write that fails 
 file size limit) leaves no partial file and every older checkpoint as it was; a file that
 cannot be read (cut short) is named in the error, and auto-resume falls back to the one before.
 """
-import contextlib
 import errno
 import logging
 import math
@@ -24,6 +23,8 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import torch
 from iopath.common.file_io import g_pathmgr
+
+from hiera_video.utils.io import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -70,24 +71,10 @@ def save_atomic(obj, path: str) -> None:
     """``torch.save`` to a temp file beside ``path``, then rename: a kill mid-write leaves
     ``path`` (and any older checkpoint) untouched; a failed write (disk full, file size limit)
     removes the temp file and raises ``CheckpointError`` saying why."""
-    tmp = f"{path}.tmp.{os.getpid()}"
     try:
-        with g_pathmgr.open(tmp, "wb") as f:
-            torch.save(obj, f)
-            if hasattr(f, "fileno"):
-                f.flush()
-                os.fsync(f.fileno())
+        atomic_write(path, lambda f: torch.save(obj, f), fsync=True)
     except (OSError, RuntimeError) as e:
-        with contextlib.suppress(OSError):
-            g_pathmgr.rm(tmp)
         raise _write_failure(path, e) from e
-    if "://" in path:
-        if g_pathmgr.exists(path):
-            g_pathmgr.rm(path)
-        if not g_pathmgr.mv(tmp, path):
-            raise OSError(f"could not move {tmp} to {path}")
-    else:
-        os.replace(tmp, path)
 
 
 def load_checkpoint_file(path: str) -> Dict:

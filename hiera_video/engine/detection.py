@@ -31,7 +31,9 @@ from hiera_video.models.pretrained import read_state_dict
 from hiera_video.models.roi_head import AVAROIHead, HieraAVADetector
 
 from .build import build_model, load_train_init
-from .distributed import all_gather_object, barrier, is_main_process
+from hiera_video.utils.dist import is_main_process
+
+from .distributed import all_gather_object, barrier
 from .tasks import Task, register_task
 
 logger = logging.getLogger(__name__)

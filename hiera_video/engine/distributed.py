@@ -26,6 +26,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from hiera_video.utils.dist import get_world_size, is_dist
+
 logger = logging.getLogger(__name__)
 
 
@@ -35,22 +37,6 @@ class DeviceError(RuntimeError):
 
 class LostProcessError(RuntimeError):
     """Another process of the job died, went silent or failed; the message names its rank."""
-
-
-def is_dist() -> bool:
-    return dist.is_available() and dist.is_initialized()
-
-
-def get_world_size() -> int:
-    return dist.get_world_size() if is_dist() else 1
-
-
-def get_rank() -> int:
-    return dist.get_rank() if is_dist() else 0
-
-
-def is_main_process() -> bool:
-    return get_rank() == 0
 
 
 def barrier() -> None:

@@ -8,7 +8,9 @@ from collections import deque
 from typing import Callable
 
 from .checkpoint import CheckpointError, Checkpointer, rng_state
-from .distributed import all_gather_object, get_rank, is_main_process
+from hiera_video.utils.dist import get_rank, is_main_process
+
+from .distributed import all_gather_object
 from .logging import TensorboardWriter, log_json_stats, peak_memory_mb
 from .meters import MeterGroup
 from .train import HookBase

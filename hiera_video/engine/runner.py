@@ -15,7 +15,9 @@ from iopath.common.file_io import g_pathmgr
 
 from .build import checkpoint_exists
 from .checkpoint import Checkpointer, set_rng_state
-from .distributed import barrier, device_for, get_rank, get_world_size, is_main_process
+from hiera_video.utils.dist import get_rank, get_world_size, is_main_process
+
+from .distributed import barrier, device_for
 from .hooks import CheckpointHook, EvalHook, LossGuard, MetricsHook, ProgressBar
 from .logging import log_json_stats, setup_logging
 from .optim import build_optimizer, build_scheduler

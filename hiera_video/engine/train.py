@@ -9,7 +9,9 @@ from typing import Callable, Dict, List, Optional
 import torch
 import torch.nn as nn
 
-from .distributed import all_reduce_sum, get_world_size
+from hiera_video.utils.dist import get_world_size
+
+from .distributed import all_reduce_sum
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import torch
 
 from .extract import extract_features
 from .timeline_plot import class_name, plot_timeline
-from .writer import atomic_write, check_writable
+from hiera_video.utils.io import atomic_write, check_writable
 
 
 def predict_timeline(model, path: str, cfg, stride_sec: float = 0.0, batch_size: int = 8,

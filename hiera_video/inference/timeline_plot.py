@@ -3,7 +3,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .writer import atomic_write
+from hiera_video.utils.io import atomic_write
 
 
 def class_name(names: Optional[Sequence[str]], idx: int) -> str:

@@ -9,11 +9,12 @@ name; a video without its record is redone. ``index.json`` lists all records.
 """
 import json
 import os
-import tempfile
 from collections import Counter
 from typing import Dict, List, Optional
 
 import numpy as np
+
+from hiera_video.utils.io import atomic_write
 
 
 def video_name(path: str) -> str:
@@ -32,40 +33,6 @@ def output_names(videos: List[str]) -> Dict[str, str]:
             raise ValueError(f"two videos share the output name '{video_name(v)}': {other} and {v}; rename one")
         names[v] = name
     return names
-
-
-def _read_umask() -> int:
-    mask = os.umask(0)  # the only way to read it is to set it; read once, not per write
-    os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_read_umask()  # what open() gives a new file
-
-
-def atomic_write(path: str, write) -> None:
-    """``write(file)`` to a temporary file beside ``path``, then rename it over ``path``."""
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, _FILE_MODE)  # mkstemp makes it owner-only
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def check_writable(out_dir: str) -> None:
-    """Create ``out_dir`` if needed and prove it is writable, or raise naming it."""
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-        atomic_write(os.path.join(out_dir, ".write_test"), lambda f: f.write(b"ok"))
-        os.remove(os.path.join(out_dir, ".write_test"))
-    except OSError as e:
-        raise PermissionError(f"output folder '{out_dir}' is not writable ({e.strerror}); choose another --out") from None
 
 
 class NpyWriter:

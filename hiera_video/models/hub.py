@@ -9,12 +9,13 @@ the exact path to put the file at.
 import hashlib
 import logging
 import os
-import tempfile
 import urllib.parse
 import urllib.request
 from typing import Optional
 
 import torch
+
+from hiera_video.utils.io import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +54,9 @@ def _download(url: str, path: str, sha256: Optional[str], progress: bool) -> Non
     complete and, if ``sha256`` is given, matching. Anything else removes the temporary file."""
     from tqdm import tqdm
 
-    digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".partial", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT_S) as response:
+    def write(out):
+        digest = hashlib.sha256()
+        with urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT_S) as response:
             total = response.headers.get("Content-Length") if hasattr(response, "headers") else None
             with tqdm(total=int(total) if total else None, unit="B", unit_scale=True, unit_divisor=1024,
                       disable=not progress, desc=os.path.basename(path)) as bar:
@@ -69,8 +69,5 @@ def _download(url: str, path: str, sha256: Optional[str], progress: bool) -> Non
                     bar.update(len(chunk))
         if sha256 and digest.hexdigest() != sha256.lower():
             raise ValueError(f"SHA-256 {digest.hexdigest()} != expected {sha256}; the download is corrupt")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
+    atomic_write(path, write)
