@@ -7,6 +7,7 @@ from iopath.common.file_io import g_pathmgr
 import hiera_video
 from hiera_video.config.loading import ConfigError
 from hiera_video.models.pretrained import MAE_ONLY_PREFIXES, adapt_pos_embed, load_pretrained, read_state_dict
+from hiera_video.models.state_dict import load_state_dict_checked
 from hiera_video.models.zoo import is_checkpoint_name, model_config, resolve_pretrained
 
 logger = logging.getLogger(__name__)
@@ -90,8 +91,5 @@ def load_test_weights(model: nn.Module, path: str) -> None:
         raise ValueError(f"{path} has {found}, the model expects {own['head.projection.weight'].shape[0]} "
                          "(MODEL.NUM_CLASSES); test a finetuned checkpoint of the same class count")
     adapt_pos_embed(state, model)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        raise ValueError(f"{path} does not fit {type(model).__name__} built from the config: {e}") from None
+    load_state_dict_checked(model, state, path, hint="built from the config")
     logger.info("testing weights from %s", path)

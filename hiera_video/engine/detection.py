@@ -28,6 +28,7 @@ from hiera_video.data.ava import ava_path
 from hiera_video.evaluation.ava_map import (detections_from_predictions, evaluate_frame_map, read_labelmap,
                                             write_detections_csv)
 from hiera_video.models.pretrained import read_state_dict
+from hiera_video.models.state_dict import load_state_dict_checked
 from hiera_video.models.roi_head import AVAROIHead, HieraAVADetector
 
 from .build import build_model, load_train_init
@@ -82,7 +83,7 @@ class DetectionTask(Task):
         classifier = build_model(self.cfg)
         load_train_init(classifier, path)
         state = {k: v for k, v in classifier.state_dict().items() if not k.startswith("head.")}
-        _unwrap(model).backbone.load_state_dict(state, strict=True)
+        load_state_dict_checked(_unwrap(model).backbone, state, path, hint="the detection backbone")
         logger.info("detection backbone initialised from %s (ROI head starts fresh)", path)
 
     def load_test_weights(self, model, path: str) -> None:
@@ -91,10 +92,7 @@ class DetectionTask(Task):
         if not any(k.startswith("backbone.") for k in state):
             raise ValueError(f"{path} is not a detection checkpoint (no backbone.* keys): test a checkpoint "
                              "trained with TASK detection; a Kinetics classifier goes in TRAIN.CHECKPOINT_FILE_PATH")
-        try:
-            _unwrap(model).load_state_dict(state, strict=True)
-        except RuntimeError as e:
-            raise ValueError(f"{path} does not fit the detector built from the config: {e}") from None
+        load_state_dict_checked(_unwrap(model), state, path, hint="the detector built from the config")
         logger.info("testing detection weights from %s", path)
 
     # ------------------------------------------------------------------ training

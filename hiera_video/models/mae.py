@@ -24,6 +24,7 @@ from torch.utils.checkpoint import checkpoint
 
 from .hiera import Hiera, HieraBlock, unroll_order
 from .mae_targets import make_target, target_dim
+from .state_dict import load_state_dict_checked
 from .zoo import MODEL_CONFIGS, is_checkpoint_name, resolve_pretrained
 
 logger = logging.getLogger(__name__)
@@ -413,11 +414,4 @@ def load_mae_pretrained(model: MaskedAutoencoderHiera, path: str, require_decode
                        path, dropped, fresh)
         state.update({k: v for k, v in own.items() if k.startswith(MAE_ONLY_PREFIXES)})
     adapt_pos_embed(state, model)
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-             for k in state if k in own and state[k].shape != own[k].shape]
-    if missing or unexpected or wrong:
-        raise ValueError(f"{path} does not fit {type(model).__name__} (another size, image/video, decoder width "
-                         f"or target?): missing {missing[:8]}; unexpected {unexpected[:8]}; wrong shape {wrong[:8]}")
-    model.load_state_dict(state)
+    load_state_dict_checked(model, state, path, hint="another size, image/video, decoder width or target?")

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from iopath.common.file_io import g_pathmgr
 
+from .state_dict import load_state_dict_checked
+
 logger = logging.getLogger(__name__)
 
 MAE_ONLY_PREFIXES = ("decoder_", "mask_token", "multi_scale_fusion_heads", "encoder_norm")
@@ -107,24 +109,7 @@ def load_pretrained(model, path: str) -> None:
         state = {k: v for k, v in state.items() if not k.startswith(HEAD_PREFIXES)}
     adapt_pos_embed(state, model)
 
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    mismatched = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-                  for k in state if k in own and state[k].shape != own[k].shape]
     # A head or final norm absent from the checkpoint (MAE encoder, or head dropped above)
     # is expected: those start fresh.
-    fresh = [k for k in missing if k.startswith(HEAD_PREFIXES + ("norm.",))]
-    missing = [k for k in missing if k not in fresh]
-    if missing or unexpected or mismatched:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)}: {missing[:10]}")
-        if unexpected:
-            parts.append(f"unexpected {len(unexpected)}: {unexpected[:10]}")
-        if mismatched:
-            parts.append(f"wrong shape {len(mismatched)}: {mismatched[:10]}")
-        raise ValueError(f"{path} does not fit this model (is it another Hiera size or an image/video "
-                         f"mismatch?): " + "; ".join(parts))
-    if fresh:
-        logger.info("%s: initialised fresh (not in checkpoint): %s", path, fresh)
-    model.load_state_dict(state, strict=False)
+    load_state_dict_checked(model, state, path, fresh=HEAD_PREFIXES + ("norm.",),
+                            hint="is it another Hiera size or an image/video mismatch?")
