@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from hiera_video.config.defaults import get_cfg
-from hiera_video.config.loading import ConfigError
+from hiera_video.errors import ConfigError
 from hiera_video.config.validation import validate_cfg
 from hiera_video.engine import build_model
 from hiera_video.engine.tasks import TASKS

@@ -10,11 +10,9 @@ from typing import Dict, List, Optional, Sequence
 
 from fvcore.common.config import CfgNode
 
+from hiera_video.errors import ConfigError
+
 from .defaults import get_cfg
-
-
-class ConfigError(ValueError):
-    """A config key or value that cannot work; the message names it and what is expected."""
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -29,7 +29,7 @@ import torch.distributed as dist
 from pytorchvideo.data.labeled_video_paths import LabeledVideoPaths
 from torchvision.datasets.folder import make_dataset
 
-from hiera_video.config.loading import ConfigError
+from hiera_video.errors import ConfigError
 from hiera_video.utils.io import write_lines
 
 from .kinetics import KineticsDataset

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Dict, List
 
-from hiera_video.config.loading import ConfigError
+from hiera_video.errors import ConfigError
 
 from .folders import check_num_classes
 from .kinetics import KineticsDataset

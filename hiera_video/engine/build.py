@@ -5,7 +5,7 @@ import torch.nn as nn
 from iopath.common.file_io import g_pathmgr
 
 import hiera_video
-from hiera_video.config.loading import ConfigError
+from hiera_video.errors import ConfigError
 from hiera_video.models.pretrained import MAE_ONLY_PREFIXES, adapt_pos_embed, load_pretrained, read_state_dict
 from hiera_video.models.state_dict import load_state_dict_checked
 from hiera_video.models.zoo import is_checkpoint_name, model_config, resolve_pretrained

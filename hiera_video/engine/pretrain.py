@@ -17,7 +17,7 @@ from typing import Dict
 
 import torch
 
-from hiera_video.config.loading import ConfigError
+from hiera_video.errors import ConfigError
 from hiera_video.models.mae import create_mae_model, load_mae_pretrained
 
 from .build import model_kwargs
