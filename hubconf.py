@@ -8,7 +8,7 @@
 (``hiera_video.list_pretrained()``) or a checkpoint file; other keywords override the
 model's arguments, as in ``hiera_video.create_model``.
 """
-dependencies = ["torch", "timm", "iopath"]
+dependencies = ["torch", "timm", "iopath", "fvcore"]
 
 from hiera_video.models import zoo as _zoo  # noqa: E402  (underscored: torch.hub.list shows public callables)
 

@@ -1,7 +1,7 @@
 """hiera_video: a video understanding toolkit around Hiera.
 
 ``create_model``, ``list_models``, ``list_pretrained`` and ``extract_features`` are imported on first use, so
-torch-free parts (e.g. ``tools/ava_eval.py``'s metric) start quickly.
+torch-free parts (e.g. ``hiera-ava-eval``'s metric) start quickly.
 """
 __version__ = "0.1.0"
 __all__ = ["create_model", "extract_features", "list_models", "list_pretrained"]

@@ -2,7 +2,8 @@
 of the import graph: a module registers what it defines, a builder looks the name up.
 
 * ``TASKS``: what a ``TASK`` value means to the engine (``classification``, ``mae``,
-  ``detection``): ``@TASKS.register()`` on a ``Task`` subclass (its ``name`` attribute).
+  ``detection``): ``engine.tasks.base.register_task`` on a ``Task`` subclass registers it under
+  its ``name`` attribute (fvcore's own ``@TASKS.register()`` would key it by the class name).
 * ``DATASETS``: what ``TRAIN.DATASET`` / ``TEST.DATASET`` name (``kinetics``, ``ssv2``, ...).
 * ``MODELS``: the model builders behind ``create_model`` names.
 """

@@ -41,7 +41,8 @@ def tiny_opts(data_dir: str, out_dir: str, *extra: str) -> List[str]:
 
 
 def tiny_cfg(data_dir: str, out_dir: str, *extra: str):
-    from hiera_video.config import load_config, parse_args
+    from hiera_video.config import parse_args
+    from hiera_video.engine import load_config
 
     return load_config(parse_args(tiny_opts(data_dir, out_dir, *extra)))
 
@@ -71,7 +72,8 @@ def run_in_process(opts: List[str]):
     """``tools/run_net.py OPTS`` in this interpreter (one process); returns the config."""
     import logging
 
-    from hiera_video.config import load_config, parse_args
+    from hiera_video.config import parse_args
+    from hiera_video.engine import load_config
     from hiera_video.engine.distributed import launch_job
     from hiera_video.engine.runner import run
 

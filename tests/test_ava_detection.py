@@ -11,8 +11,7 @@ import torch
 
 from hiera_video.config.defaults import get_cfg
 from hiera_video.errors import ConfigError
-from hiera_video.config.validation import validate_cfg
-from hiera_video.engine import build_model
+from hiera_video.engine import build_model, validate_cfg
 from hiera_video.engine.tasks import TASKS
 from hiera_video.evaluation import evaluate_frame_map, read_boxes_csv, read_labelmap
 
@@ -38,7 +37,7 @@ def test_train_init_from_a_kinetics_classifier(tmp_path):
     kinetics = build_model(cfg_k)
     path = str(tmp_path / "k.pth")
     torch.save({"model_state": kinetics.state_dict()}, path)
-    task = TASKS["detection"](cfg)
+    task = TASKS.get("detection")(cfg)
     model = task.build_model()
     head_before = model.head.projection.weight.clone()
     task.load_train_init(model, path)
@@ -54,7 +53,7 @@ def test_train_init_from_a_kinetics_classifier(tmp_path):
 @pytest.mark.parametrize("loss", ["bce", "cross_entropy"])
 def test_training_step_gradients(loss):
     cfg = _cfg("MODEL.LOSS_FUNC", loss)
-    task = TASKS["detection"](cfg)
+    task = TASKS.get("detection")(cfg)
     model = task.build_model()
     batch = {"video": torch.randn(2, 3, 4, 32, 32),
              "boxes": torch.tensor([[0, 2.0, 3.0, 20.0, 30.0], [1, 10.0, 0.0, 31.0, 16.0], [1, 0.0, 0.0, 8.0, 8.0]]),
@@ -140,7 +139,7 @@ def test_layer_decay_groups_of_the_detector():
     from hiera_video.engine.optim import build_optimizer
 
     cfg = _cfg("SOLVER.LAYER_DECAY", "0.875", "SOLVER.OPTIMIZING_METHOD", "sgd")
-    model = TASKS["detection"](cfg).build_model()
+    model = TASKS.get("detection")(cfg).build_model()
     opt = build_optimizer(cfg, model)
     scale = {id(p): g["lr_scale"] for g in opt.param_groups for p in g["params"]}
     wd = {id(p): g["weight_decay"] for g in opt.param_groups for p in g["params"]}

@@ -109,11 +109,8 @@ def test_act_checkpoint_needs_a_model():
 
 
 def test_out_of_memory_is_recognised_on_cpu_and_cuda():
-    import importlib.util
+    from hiera_video.cli import benchmark as tool
 
-    spec = importlib.util.spec_from_file_location("benchmark_tool", "tools/benchmark.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
     assert tool.out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:121] DefaultCPUAllocator: "
                                            "can't allocate memory: you tried to allocate 123 bytes."))
     assert tool.out_of_memory(torch_oom_error())

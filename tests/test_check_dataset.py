@@ -4,7 +4,6 @@ missing path, a label out of range; SSv2 json files; AVA frames; the report, the
 list, the untouched original, resuming, a worker that crashes, a file without read permission,
 and refusing to overwrite what it did not write."""
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -15,13 +14,10 @@ import numpy as np
 import pytest
 
 from data_helpers import make_list, ramp_video, small_cfg
+from hiera_video.cli import check_dataset as cli
 from hiera_video.data import dataset_check as dc
 from hiera_video.data.ava_synthetic import make_synthetic_ava
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_spec = importlib.util.spec_from_file_location("check_dataset", os.path.join(REPO_ROOT, "tools", "check_dataset.py"))
-cli = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cli)
 
 # name -> (label, expected kind or None for ok); written by the fixture below
 EXPECTED = {

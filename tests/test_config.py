@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from engine_utils import run_net, tiny_opts
-from hiera_video.config import ConfigError, get_cfg, load_config, parse_args
-from hiera_video.engine import build_model, model_kwargs
+from hiera_video.config import ConfigError, get_cfg, parse_args
+from hiera_video.engine import build_model, load_config, model_kwargs
 
 
 def load(*opts, cfg_file=None):

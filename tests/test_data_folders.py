@@ -6,7 +6,8 @@ import os
 import pytest
 from data_helpers import make_list, ramp_video, small_cfg
 
-from hiera_video.config import ConfigError, load_config, parse_args
+from hiera_video.config import ConfigError, parse_args
+from hiera_video.engine.configure import load_config
 from hiera_video.data.folders import ClassFolderPaths, FolderDataset, read_folder_splits
 from hiera_video.data.loader import build_dataset
 

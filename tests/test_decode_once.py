@@ -11,7 +11,7 @@ from hiera_video.data import build_loader
 from hiera_video.data import video_decoding
 from hiera_video.data import transforms as T
 from hiera_video.data.synthetic import write_mp4
-from hiera_video.engine.evaluate import evaluate_views
+from hiera_video.evaluation.classification import evaluate_views
 from video_zoo import frames
 
 
@@ -39,7 +39,7 @@ def per_view_clips(cfg, dataset):
         for view in range(dataset.num_views):
             j, c = divmod(view, dataset.num_spatial)
             frames = video_decoding.decode_frames(
-                path, cfg.DATA.DECODING_BACKEND, lambda d, fps: dataset._clip_times(d, fps, (j, dataset.num_temporal)))
+                path, cfg.DATA.DECODING_BACKEND, lambda d, fps: dataset.sampler.view(d, fps, j, dataset.num_temporal))
             clips.append(T.to_model_layout(T.spatial_crop(transform(T.as_video(frames)), cfg.DATA.TEST_CROP_SIZE, c,
                                                           dataset.num_spatial)))
             index.append(v)

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from engine_utils import SYNTH, run_in_process, run_net, synthetic_dir, tiny_cfg
-from hiera_video.config import load_config, parse_args
-from hiera_video.engine import build_model, runner
+from hiera_video.config import parse_args
+from hiera_video.engine import build_model, load_config, runner
 from hiera_video.engine.checkpoint import load_checkpoint_file
 from hiera_video.engine.distributed import DeviceError, launch_job
 from hiera_video.engine.tasks import ClassificationTask

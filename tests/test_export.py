@@ -1,5 +1,4 @@
 """ONNX and torch.export: the exported files give eager PyTorch's outputs (onnxruntime on CPU)."""
-import importlib.util
 import os
 
 import pytest
@@ -63,13 +62,11 @@ def test_tool_exports_a_checkpoint_and_reports_the_difference(tmp_path, capsys):
     model = tiny("hiera_tiny_224", input_size=(64, 64), num_classes=5)
     ckpt = tmp_path / "model.pth"
     torch.save({"model_state": model.state_dict()}, ckpt)
-    spec = importlib.util.spec_from_file_location("export_tool", os.path.join(REPO, "tools", "export.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    from hiera_video.cli import export as tool
     out = tmp_path / "out" / "image.pt2"
-    diffs = tool.main(["--model", "hiera_tiny_224", "--checkpoint", str(ckpt), "--format", "torch-export",
-                       "--out", str(out), "--set", "embed_dim=16", "num_heads=1", "stages=(1,1,1,1)",
-                       "input_size=(64,64)", "num_classes=5"])
+    diffs = tool.run(["--model", "hiera_tiny_224", "--checkpoint", str(ckpt), "--format", "torch-export",
+                      "--out", str(out), "--set", "embed_dim=16", "num_heads=1", "stages=(1,1,1,1)",
+                      "input_size=(64,64)", "num_classes=5"])
     assert_close_to_eager(diffs, (1,))  # > 0.1: the checkpoint's peaked head was loaded
     assert "batch 1: max abs difference of the logits to eager PyTorch" in capsys.readouterr().out
     x = torch.randn(1, 3, 64, 64)

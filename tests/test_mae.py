@@ -1,5 +1,4 @@
 """Sparse MAE: equivalence with the reference, sparsity, targets, compile, checkpoints, errors."""
-import importlib.util
 import logging
 import math
 import os
@@ -9,7 +8,8 @@ import pytest
 import torch
 
 from hiera_video import create_model
-from hiera_video.models.mae import MaskedAutoencoderHiera, create_mae_model, list_mae_models
+from hiera_video.models.mae import MaskedAutoencoderHiera
+from hiera_video.models.zoo import list_models
 from hiera_video.models.mae_targets import hog_cells, hog_target, pixel_target
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,7 +20,7 @@ SMALL_VIDEO = dict(input_size=(4, 64, 64), **SMALL)
 
 
 def small_video(**kw):
-    return create_mae_model("mae_hiera_base_16x224", **{**SMALL_VIDEO, **kw})
+    return create_model("mae_hiera_base_16x224", **{**SMALL_VIDEO, **kw})
 
 
 def _reference_pair(tmp_path, name, overrides=None):
@@ -34,7 +34,7 @@ def _reference_pair(tmp_path, name, overrides=None):
         ref = getattr(hiera, name)(**overrides).eval()
     path = str(tmp_path / "official.pth")
     torch.save({"model_state": ref.state_dict()}, path)
-    return ref, create_mae_model(name, pretrained=path, **overrides).eval()
+    return ref, create_model(name, pretrained=path, **overrides).eval()
 
 
 def _compare(ref, ours, x, ratio):
@@ -176,7 +176,7 @@ def test_mae_checkpoint_into_classifier_and_back(tmp_path, caplog):
     torch.testing.assert_close(back.blocks[3].mlp.fc1.weight, clf.blocks[3].mlp.fc1.weight)
 
     with pytest.raises(ValueError, match="does not fit"):
-        create_mae_model("mae_hiera_base_16x224", pretrained=mae_path, **{**SMALL_VIDEO, "embed_dim": 32})
+        create_model("mae_hiera_base_16x224", pretrained=mae_path, **{**SMALL_VIDEO, "embed_dim": 32})
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -206,8 +206,8 @@ def test_bad_construction_and_input_size():
     with pytest.raises(ValueError, match="'pixel' or 'hog'"):
         small_video(target="depth")
     with pytest.raises(ValueError, match="Did you mean mae_hiera_base_16x224"):
-        create_mae_model("mae_hiera_bse_16x224")
-    assert len(list_mae_models()) == 12 and isinstance(model, MaskedAutoencoderHiera)
+        create_model("mae_hiera_bse_16x224")
+    assert len(list_models("mae_*")) == 12 and isinstance(model, MaskedAutoencoderHiera)
 
 
 def test_visualize_mae_writes_png(tmp_path, real_videos_dir):
@@ -248,10 +248,9 @@ def test_visualize_unpatchify_round_trip(real_videos_dir):
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location("visualize_mae", os.path.join(REPO, "tools", "visualize_mae.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    from hiera_video.cli import visualize_mae
+
+    return visualize_mae
 
 
 def test_autocast_bf16_step():

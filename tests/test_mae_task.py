@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from engine_utils import SYNTH, json_stats, run_in_process, run_net, synthetic_dir
-from hiera_video.config import ConfigError, load_config, parse_args
-from hiera_video.engine import build_model
+from hiera_video.config import ConfigError, parse_args
+from hiera_video.engine import build_model, load_config
 from hiera_video.engine.checkpoint import load_checkpoint_file
 from hiera_video.engine.tasks import TASKS, ClassificationTask
 
@@ -77,7 +77,7 @@ def test_mae_validation_loss_uses_a_fixed_mask_per_clip(data, tmp_path):
     from hiera_video.data import build_loader
 
     cfg = load_config(parse_args(_small(data, tmp_path, "TEST.BATCH_SIZE", "4")))
-    task = TASKS["mae"](cfg)
+    task = TASKS.get("mae")(cfg)
     model = task.build_model()
     first = task.evaluate(model, build_loader(cfg, "val"), torch.device("cpu"), contextlib.nullcontext)
     torch.manual_seed(123)  # the global stream must not matter
@@ -92,7 +92,7 @@ def test_mae_validation_loss_uses_a_fixed_mask_per_clip(data, tmp_path):
 
 def test_mae_test_refuses_a_classifier_checkpoint(data, tmp_path):
     cfg = load_config(parse_args(_small(data, tmp_path)))
-    task = TASKS["mae"](cfg)
+    task = TASKS.get("mae")(cfg)
     classifier = build_model(load_config(parse_args(["--cfg", "configs/Synthetic/HIERA_TINY_DEMO.yaml",
                                                      "DATA.NUM_FRAMES", "4", "OUTPUT_DIR", str(tmp_path)])))
     path = tmp_path / "classifier.pth"
@@ -103,7 +103,7 @@ def test_mae_test_refuses_a_classifier_checkpoint(data, tmp_path):
 
 def test_hog_target_trains_under_bf16_autocast(data, tmp_path):
     cfg = load_config(parse_args(_small(data, tmp_path, "MASK.TARGET", "hog")))
-    model = TASKS["mae"](cfg).build_model()
+    model = TASKS.get("mae")(cfg).build_model()
     x = torch.randn(2, 3, 4, 64, 64)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         loss = model(x, mask_ratio=0.75)[0]
@@ -122,4 +122,4 @@ def test_hog_target_trains_under_bf16_autocast(data, tmp_path):
 def test_mae_config_errors_name_the_key(data, tmp_path, opts, match):
     with pytest.raises(ConfigError, match=match):
         cfg = load_config(parse_args(_small(data, tmp_path, *opts)))
-        TASKS["mae"](cfg).build_model()
+        TASKS.get("mae")(cfg).build_model()

@@ -83,3 +83,18 @@ def test_pytorchvideo_dataset_trains_through_the_trainer(folder, tmp_path):
     batch = next(iter(loader))
     assert set(batch) == {"video", "label", "index", "decode_failures"}
     assert model.eval()(batch["video"]).shape == (cfg.TRAIN.BATCH_SIZE, 2)
+
+
+def test_our_decord_backend_survives_pytorchvideos_decord_decoder(real_videos_dir):
+    """pytorchvideo's decord decoder sets decord's global bridge to torch; our decord reader
+    must still decode (it failed with "'Tensor' object has no attribute 'asnumpy'")."""
+    from pytorchvideo.data.encoded_video import EncodedVideo
+
+    from hiera_video.data.video_decoding import open_video
+
+    path = os.path.join(real_videos_dir, "dog.mp4")
+    before = open_video(path, "decord").frames_at([0.5, 1.0])
+    theirs = EncodedVideo.from_path(path, decode_audio=False, decoder="decord")
+    assert theirs.get_clip(0.0, 0.5)["video"].shape[0] == 3
+    after = open_video(path, "decord").frames_at([0.5, 1.0])
+    assert after.shape == before.shape == (2, 256, 256, 3) and (after == before).all()

@@ -157,10 +157,9 @@ def test_ssv2_segment_sampling_reads_every_kind(zoo, tmp_path):
 
 
 def demo_cfg():
-    from hiera_video.config import load_config, parse_args
+    from hiera_video.engine import load_config
 
-    return load_config(parse_args(["--cfg", "configs/Synthetic/HIERA_TINY_DEMO.yaml", "DATA.NUM_FRAMES", "4"]),
-                       validate=False)
+    return load_config("configs/Synthetic/HIERA_TINY_DEMO.yaml", ["DATA.NUM_FRAMES", "4"], validate=False)
 
 
 @pytest.fixture(scope="module")
@@ -229,17 +228,13 @@ def test_demo_predicts_good_and_names_broken(zoo, tiny_checkpoint, tmp_path, cap
 
 
 def test_visualize_mae_reads_good_and_names_broken(zoo, tmp_path):
-    import importlib.util
-
-    from hiera_video.models.mae import create_mae_model
+    from hiera_video.models.zoo import create_model
 
     _, paths = zoo
-    spec = importlib.util.spec_from_file_location("visualize_mae", "tools/visualize_mae.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    from hiera_video.cli import visualize_mae as tool
     clip = tool.read_clip(paths["ten_minutes"], 4, 64, 4)
     assert clip.shape == (4, 3, 64, 64)
-    model = create_mae_model("mae_hiera_tiny_16x224", embed_dim=16, num_heads=1, stages=(1, 1, 1, 1),
+    model = create_model("mae_hiera_tiny_16x224", embed_dim=16, num_heads=1, stages=(1, 1, 1, 1),
                              input_size=(4, 64, 64), decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=1)
     ckpt = tmp_path / "mae.pyth"
     torch.save({"model_state": model.state_dict()}, ckpt)

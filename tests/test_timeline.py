@@ -6,7 +6,6 @@ trained here in a few seconds on separately generated left/right clips, not on t
 it proves the windowing, batching, scores and segments find a change, not that Hiera learns
 motion. With the main job's checkpoint the same video was checked by hand (docs/features_demo.md).
 """
-import argparse
 import csv
 import json
 import os
@@ -21,7 +20,7 @@ from PIL import Image
 from torch import nn
 
 from hiera_video import create_model
-from hiera_video.config import load_config
+from hiera_video.engine import load_config
 from hiera_video.data.synthetic import render_clip, sample_appearance, trajectory, write_mp4
 from hiera_video.data.transforms import build_eval_transform
 from hiera_video.inference.extract import clip_from_frames
@@ -34,8 +33,7 @@ CHANGE = 2.0  # seconds: left before, right after
 
 
 def config(opts=()):
-    return load_config(argparse.Namespace(cfg_file=CFG, opts=SHORT + list(opts), init_method=None, num_shards=None,
-                                          shard_id=None), validate=False)
+    return load_config(CFG, SHORT + list(opts), validate=False)
 
 
 def left_then_right(seed: int, seconds: float = CHANGE, size: int = 64) -> np.ndarray:

@@ -7,7 +7,8 @@ import pytest
 import torch
 from data_helpers import ramp_video, small_cfg
 
-from hiera_video.config import ConfigError, load_config, parse_args
+from hiera_video.config import ConfigError, parse_args
+from hiera_video.engine.configure import load_config
 from hiera_video.data.hmdb51 import read_hmdb51
 from hiera_video.data.loader import build_dataset
 from hiera_video.data.official_splits import average_over_splits

@@ -137,3 +137,10 @@ def test_release_mae_with_other_decoder_heads_warns(cache, caplog):
         assert "decoder heads" not in caplog.text
         create_model("mae_hiera_base_16x224", pretrained="mae_k400", decoder_num_heads=8, **small)
     assert "trained with 16 decoder heads, this model has 8" in caplog.text
+
+
+def test_one_name_table_for_classifiers_and_maes():
+    assert zoo.list_models("mae_*", pretrained=True) == list_pretrained("mae_*")
+    assert zoo.list_models("mae_*") == sorted(f"mae_{n}" for n in zoo.list_models("hiera_*"))
+    mae = create_model("mae_hiera_tiny_224", input_size=(64, 64), **TINY)
+    assert type(mae).__name__ == "MaskedAutoencoderHiera" and mae.model_name == "mae_hiera_tiny_224"

@@ -14,7 +14,7 @@ from typing import Dict, Optional
 import torch
 
 from ..models.flops import count_flops
-from ..models.mae import MAE_CONFIGS, create_mae_model
+from ..models.zoo import create_model, list_models
 
 
 def reference_mae(name: str, model):
@@ -68,13 +68,11 @@ def compare_mae_step(name: str = "mae_hiera_base_16x224", batch: int = 1, mask_r
 
     ``threads`` sets ``torch.set_num_threads`` for the run (default: leave as is);
     ``dtype`` other than float32 runs both MAE steps under ``torch.autocast``."""
-    from ..models.zoo import create_model
-
     if threads:
         torch.set_num_threads(threads)
     dev = torch.device(device)
     torch.manual_seed(seed)
-    ours = create_mae_model(name, drop_path_rate=0.0, **overrides).train()
+    ours = create_model(name, drop_path_rate=0.0, **overrides).train()
     ref = reference_mae(name, ours).train().to(dev)
     ours.to(dev)
     x = torch.randn(batch, ours.in_chans, *ours.input_size, device=dev)
@@ -114,9 +112,7 @@ def mae_step_flops(name: str = "mae_hiera_base_16x224", batch: int = 1, mask_rat
     """Forward FLOPs (fused multiply-adds, attention included) of the sparse MAE at
     ``mask_ratio`` and of the dense classifier it finetunes into (``hiera_*``). A training
     step costs about 3x its forward for both, so the ratio bounds the step-time ratio."""
-    from ..models.zoo import create_model
-
-    mae = create_mae_model(name).eval()
+    mae = create_model(name).eval()
     x = torch.randn(batch, mae.in_chans, *mae.input_size)
     mask = mae.keep_mask_from_idx(mae.random_keep(batch, mask_ratio))
     with torch.no_grad():
@@ -146,7 +142,7 @@ def main(argv=None):
     import warnings
 
     parser = argparse.ArgumentParser(description="MAE training step: ours vs the reference, and FLOPs")
-    parser.add_argument("--model", default="mae_hiera_base_16x224", choices=sorted(MAE_CONFIGS))
+    parser.add_argument("--model", default="mae_hiera_base_16x224", choices=list_models("mae_*"))
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--mask-ratio", type=float, default=0.9)
     parser.add_argument("--repeats", type=int, default=5)

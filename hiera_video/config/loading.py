@@ -6,13 +6,14 @@ the closest valid keys instead of fvcore's bare ``KeyError``.
 import argparse
 import difflib
 from ast import literal_eval
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 from fvcore.common.config import CfgNode
 
 from hiera_video.errors import ConfigError
 
 from .defaults import get_cfg
+from .validation import validate_cfg
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -110,18 +111,35 @@ def merge_file(cfg: CfgNode, path: str) -> None:
         raise ConfigError(f"bad value in {path}: {e}") from e
 
 
-def load_config(args: argparse.Namespace, validate: bool = True) -> CfgNode:
-    """Defaults <- ``args.cfg_file`` <- ``args.opts`` <- ``--num_shards/--shard_id``; validated."""
-    from .validation import validate_cfg
+def read_config(cfg_file: Union[str, argparse.Namespace, None] = None, opts: Sequence[str] = (), *,
+                num_shards: Optional[int] = None, shard_id: Optional[int] = None) -> CfgNode:
+    """Defaults <- ``cfg_file`` <- ``opts`` <- ``num_shards``/``shard_id``: not validated, not frozen.
 
+    ``cfg_file`` may also be the namespace of ``parse_args`` (its ``--cfg``, overrides,
+    ``--num_shards`` and ``--shard_id``)."""
+    if isinstance(cfg_file, argparse.Namespace):
+        args = cfg_file
+        cfg_file, opts = args.cfg_file, args.opts or []
+        num_shards, shard_id = getattr(args, "num_shards", None), getattr(args, "shard_id", None)
     cfg = get_cfg()
-    if getattr(args, "cfg_file", None):
-        merge_file(cfg, args.cfg_file)
-    merge_overrides(cfg, getattr(args, "opts", None) or [])
-    if getattr(args, "num_shards", None) is not None:
-        cfg.NUM_SHARDS = args.num_shards
-    if getattr(args, "shard_id", None) is not None:
-        cfg.SHARD_ID = args.shard_id
+    if cfg_file:
+        merge_file(cfg, str(cfg_file))
+    merge_overrides(cfg, opts or [])
+    if num_shards is not None:
+        cfg.NUM_SHARDS = num_shards
+    if shard_id is not None:
+        cfg.SHARD_ID = shard_id
+    return cfg
+
+
+def load_config(cfg_file: Union[str, argparse.Namespace, None] = None, opts: Sequence[str] = (), *,
+                num_shards: Optional[int] = None, shard_id: Optional[int] = None, validate: bool = True) -> CfgNode:
+    """``read_config``, then the checks of every task (``validate_cfg``), frozen.
+
+    To run a config, use ``hiera_video.engine.load_config``: it adds the task's own checks
+    (and ``MODEL.NUM_CLASSES 0`` counted from the data); this one stays for tools that only
+    read keys."""
+    cfg = read_config(cfg_file, opts, num_shards=num_shards, shard_id=shard_id)
     if validate:
         validate_cfg(cfg)
     cfg.freeze()

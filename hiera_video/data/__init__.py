@@ -1,8 +1,10 @@
-"""Video data: Kinetics-format lists, the generated demo dataset, decoding, transforms, loaders."""
+"""Video data: clip datasets over Kinetics-format lists, SSv2, class folders, UCF101/HMDB51 and AVA;
+clip sampling, decoding, transforms, loaders."""
+from .clip_dataset import ClipDataset
+from .clip_sampling import SegmentSampler, UniformClipSampler
 from .kinetics import KineticsDataset
 from .loader import build_dataset, build_loader
 from .video_decoding import VideoDecodeError, decode_clip
-
 
 
 def ensure_synthetic_dataset(cfg):
@@ -16,5 +18,5 @@ def ensure_synthetic_dataset(cfg):
     return ensure(cfg)
 
 
-__all__ = ["KineticsDataset", "VideoDecodeError", "build_dataset", "build_loader", "decode_clip",
-           "ensure_synthetic_dataset"]
+__all__ = ["ClipDataset", "KineticsDataset", "SegmentSampler", "UniformClipSampler", "VideoDecodeError",
+           "build_dataset", "build_loader", "decode_clip", "ensure_synthetic_dataset"]

@@ -29,7 +29,7 @@ no boxes and named in the results' ``failed_keyframes``.
 Item: "video" float [C, T, S, S], "boxes" float [n, 4] (x1, y1, x2, y2 in clip pixels),
 "labels" float [n, K] multi-hot (column = action id - 1), "norm_boxes" float [n, 4] (the
 boxes as in the CSV, normalised: what detections are reported with), "video_id", "timestamp",
-"index", "decode_failures". ``ava_collate`` batches them (see there).
+"index", "decode_failures". ``ava_collate`` batches them into a ``batch.AVABatch``.
 """
 import logging
 import os
@@ -41,12 +41,13 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from hiera_video.evaluation.ava_map import box_iou, read_boxes_csv
+from hiera_video.registry import DATASETS
 
-from hiera_video.utils.dist import get_rank, get_world_size
-
+from .ava_io import box_iou, read_boxes_csv, read_frame_lists
 from .ava_transforms import sanitize_normalized_boxes, transform_clip, valid_boxes
-from .samplers import item_seed
+from .batch import AVABatch
+from .samplers import EpochShuffleSampler, ShardSampler, item_seed
+from .video_loader import VideoLoader, make_video_loader
 
 MAX_REPLACEMENTS = 20
 
@@ -59,30 +60,11 @@ def ava_path(cfg, folder: str, name: str = "") -> str:
     return os.path.join(folder, name) if name and not os.path.isabs(name) else (name or folder)
 
 
-def read_frame_lists(paths: List[str]) -> Dict[str, List[str]]:
-    """``{video_id: frame paths in frame_id order}`` from PySlowFast frame lists."""
-    frames: Dict[str, Dict[int, str]] = OrderedDict()
-    for path in paths:
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"AVA frame list not found: {path} (AVA.FRAME_LIST_DIR / AVA.*_LISTS; "
-                                    "datasets_prep/ava.py writes it)")
-        with open(path) as f:
-            for lineno, line in enumerate(f, start=1):
-                row = line.split()
-                if not row or (lineno == 1 and row[0] == "original_vido_id"):
-                    continue
-                if len(row) < 4:
-                    raise ValueError(f"{path}:{lineno}: expected 'original_vido_id video_id frame_id path labels', "
-                                     f"got {line.strip()!r}")
-                try:
-                    frames.setdefault(row[0], {})[int(row[2])] = row[3]
-                except ValueError:
-                    raise ValueError(f"{path}:{lineno}: frame_id must be an integer, got {row[2]!r}") from None
-    return OrderedDict((v, [d[k] for k in sorted(d)]) for v, d in frames.items())
-
-
+@DATASETS.register()
 class AVADataset(Dataset):
     """Keyframes of AVA (or AVA-format) data; see the module docstring."""
+
+    names = ("ava",)
 
     def __init__(self, cfg, split: str):
         if split not in ("train", "val", "test"):
@@ -220,12 +202,36 @@ class AVADataset(Dataset):
 
     # ------------------------------------------------------------------ items
     @property
-    def num_videos(self) -> int:
-        """Keyframes (the loader's unit; name shared with the other datasets)."""
+    def num_keyframes(self) -> int:
+        """Keyframes: the dataset's unit (one item, one clip)."""
         return len(self.keyframes)
 
     def __len__(self) -> int:
         return len(self.keyframes)
+
+    @staticmethod
+    def collate(items: List[Dict]) -> AVABatch:
+        return ava_collate(items)
+
+    @classmethod
+    def build_loader(cls, cfg, split: str, world: int, rank: int) -> VideoLoader:
+        """Samplers and batch sizes as ``ClipDataset.build_loader`` (train: TRAIN.BATCH_SIZE clips over
+        all processes, shuffled per epoch, drop_last; val/test: TEST.BATCH_SIZE per process, each
+        keyframe once), ``ava_collate`` batches."""
+        if cfg.DATA.SYNTHETIC.ENABLE:
+            from .ava_synthetic import ensure_ava_synthetic_dataset
+
+            ensure_ava_synthetic_dataset(cfg)
+        dataset = cls(cfg, split)
+        if split != "train":
+            return make_video_loader(cfg, dataset, split, cfg.TEST.BATCH_SIZE, ShardSampler(len(dataset), world, rank),
+                                     ava_collate)
+        batch = cfg.TRAIN.BATCH_SIZE // world
+        if batch < 1 or len(dataset) < batch * world:
+            raise ValueError(f"TRAIN.BATCH_SIZE={cfg.TRAIN.BATCH_SIZE} (global) needs at least one clip per process "
+                             f"({world}) and at most the {len(dataset)} training keyframes")
+        return make_video_loader(cfg, dataset, split, batch, EpochShuffleSampler(dataset, world, rank, cfg.RNG_SEED),
+                                 ava_collate)
 
     def load_frames(self, paths: List[str]) -> np.ndarray:
         """uint8 ``[T, H, W, 3]``."""
@@ -275,43 +281,15 @@ class AVADataset(Dataset):
                 "timestamp": t, "index": index, "decode_failures": 1, "error": f"{vid},{t:04d}: {reason}"}
 
 
-def ava_collate(items: List[Dict]) -> Dict:
-    """Items -> batch: "video" [B, C, T, H, W]; "boxes" [N, 5] (batch index, x1, y1, x2, y2 in
-    pixels); "labels" [N, K] multi-hot (also as "label", which the train loop counts);
-    "norm_boxes" [N, 4]; "metadata" N (video_id, timestamp); "index", "decode_failures" [B];
-    "errors": "video,timestamp: reason" of the val/test keyframes whose frames could not be read."""
+def ava_collate(items: List[Dict]) -> AVABatch:
+    """Items -> ``batch.AVABatch``: the B keyframe clips and their N boxes."""
     boxes = [torch.cat([torch.full((len(it["boxes"]), 1), float(i)), it["boxes"]], dim=1) for i, it in enumerate(items)]
-    labels = torch.cat([it["labels"] for it in items])
     return {
         "video": torch.stack([it["video"] for it in items]),
-        "boxes": torch.cat(boxes), "labels": labels, "label": labels,
+        "boxes": torch.cat(boxes), "labels": torch.cat([it["labels"] for it in items]),
         "norm_boxes": torch.cat([it["norm_boxes"] for it in items]),
         "metadata": [(it["video_id"], it["timestamp"]) for it in items for _ in range(len(it["boxes"]))],
         "index": torch.tensor([it["index"] for it in items]),
         "decode_failures": torch.tensor([it["decode_failures"] for it in items]),
         "errors": [it["error"] for it in items if it.get("error")],
     }
-
-
-def build_ava_loader(cfg, split: str):
-    """The AVA loader of ``split``: samplers and batch sizes as ``loader.build_loader``
-    (train: TRAIN.BATCH_SIZE clips over all processes, shuffled per epoch, drop_last;
-    val/test: TEST.BATCH_SIZE per process, each keyframe once), ``ava_collate`` batches."""
-    from .loader import make_video_loader
-    from .samplers import EpochShuffleSampler, ShardSampler
-
-    if cfg.DATA.SYNTHETIC.ENABLE:
-        from .ava_synthetic import ensure_ava_synthetic_dataset
-
-        ensure_ava_synthetic_dataset(cfg)
-    dataset = AVADataset(cfg, split)
-    world, rank = get_world_size(), get_rank()
-    if split == "train":
-        batch = cfg.TRAIN.BATCH_SIZE // world
-        if batch < 1 or len(dataset) < batch * world:
-            raise ValueError(f"TRAIN.BATCH_SIZE={cfg.TRAIN.BATCH_SIZE} (global) needs at least one clip per process "
-                             f"({world}) and at most the {len(dataset)} training keyframes")
-        sampler = EpochShuffleSampler(dataset, world, rank, cfg.RNG_SEED)
-    else:
-        batch, sampler = cfg.TEST.BATCH_SIZE, ShardSampler(len(dataset), world, rank)
-    return make_video_loader(cfg, dataset, split, batch, sampler, ava_collate)

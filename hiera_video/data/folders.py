@@ -16,7 +16,7 @@ and hidden entries (``.name``) are skipped and listed; a folder inside a class f
 ``OUTPUT_DIR/splits/{train,val,test}.csv`` (absolute ``path label`` lines: Kinetics lists that
 ``TRAIN.DATASET kinetics`` and ``pytorchvideo.data.Kinetics`` read) plus ``skipped.txt``.
 
-Paths are read with pytorchvideo's ``LabeledVideoPaths``; items are ``KineticsDataset``'s.
+Paths are read with pytorchvideo's ``LabeledVideoPaths``; items and sampling as in ``clip_dataset``.
 """
 import logging
 import os
@@ -25,14 +25,17 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch.distributed as dist
 from pytorchvideo.data.labeled_video_paths import LabeledVideoPaths
 from torchvision.datasets.folder import make_dataset
 
 from hiera_video.errors import ConfigError
+from hiera_video.registry import DATASETS
+from hiera_video.utils.dist import is_main_process
 from hiera_video.utils.io import write_lines
 
+from .clip_dataset import check_num_classes
 from .kinetics import KineticsDataset
+from .lookup import dataset_class
 from .video_lists import SPLITS, find_class_names
 
 logger = logging.getLogger(__name__)
@@ -189,15 +192,11 @@ def write_splits(output_dir: str, splits: FolderSplits) -> str:
     return out
 
 
-def check_num_classes(cfg, classes: Sequence[str], source: str) -> None:
-    if cfg.MODEL.NUM_CLASSES not in (0, len(classes)):
-        raise ConfigError(f"MODEL.NUM_CLASSES={cfg.MODEL.NUM_CLASSES} but {source} has {len(classes)} classes "
-                          f"({', '.join(classes[:10])}{' ...' if len(classes) > 10 else ''}); set it to "
-                          f"{len(classes)}, or 0 to take it from the data")
-
-
+@DATASETS.register()
 class FolderDataset(KineticsDataset):
-    """Videos of a class-folder tree (or of lists beside it); items as in ``KineticsDataset``."""
+    """Videos of a class-folder tree (or of lists beside it); items as in ``clip_dataset``."""
+
+    names = ("folder",)
 
     def _read_index(self, cfg, split):
         root = cfg.DATA.PATH_TO_DATA_DIR
@@ -212,7 +211,7 @@ class FolderDataset(KineticsDataset):
         except ValueError as e:  # a layout problem: run_net reports it as a config error, without a traceback
             raise ConfigError(f"DATA.PATH_TO_DATA_DIR: {e}") from None
         check_num_classes(cfg, splits.classes, f"'{root}'")
-        if not dist.is_initialized() or dist.get_rank() == 0:
+        if is_main_process():
             written = write_splits(cfg.OUTPUT_DIR, splits)
             if split == "train":
                 if splits.skipped:
@@ -232,9 +231,7 @@ def num_classes_from_data(cfg) -> int:
             return len(read_folder_splits(cfg.DATA.PATH_TO_DATA_DIR, cfg.DATA.VAL_FRACTION, cfg.DATA.TEST_FRACTION,
                                           cfg.RNG_SEED).classes)
         if name in ("ucf101", "hmdb51"):
-            from .official_splits import dataset_class
-
-            return len(dataset_class(name).class_names(cfg))
+            return len(dataset_class(name).read_class_names(cfg))
         names = find_class_names(cfg) if name in ("folder", "kinetics") else None
     except (OSError, ValueError) as e:
         raise ConfigError(f"MODEL.NUM_CLASSES=0 (take it from the data): {e}") from None

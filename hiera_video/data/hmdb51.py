@@ -12,6 +12,8 @@ from typing import List, Tuple
 
 from pytorchvideo.data.hmdb51 import Hmdb51LabeledVideoPaths
 
+from hiera_video.registry import DATASETS
+
 from .official_splits import OfficialSplitDataset, split_id
 
 SPLIT_DIR = "testTrainMulti_7030_splits"
@@ -57,12 +59,14 @@ def read_hmdb51(data_dir: str, split: str, split_number: int, video_dir: str) ->
     return paths, labels, names
 
 
+def hmdb51_class_names(cfg) -> List[str]:
+    """The sorted class names of split DATA.SPLIT's files."""
+    return class_names_of(split_files(cfg.DATA.PATH_TO_DATA_DIR, split_id(cfg)), split_id(cfg))
+
+
+@DATASETS.register()
 class Hmdb51Dataset(OfficialSplitDataset):
-    """HMDB51 split DATA.SPLIT; items as in ``KineticsDataset``."""
+    """HMDB51 split DATA.SPLIT; items as in ``clip_dataset``."""
 
-    title, classes_from = "HMDB51", "HMDB51's split files"
-    read = staticmethod(read_hmdb51)
-
-    @staticmethod
-    def class_names(cfg) -> List[str]:
-        return class_names_of(split_files(cfg.DATA.PATH_TO_DATA_DIR, split_id(cfg)), split_id(cfg))
+    names, title, classes_from = ("hmdb51",), "HMDB51", "HMDB51's split files"
+    read, read_class_names = staticmethod(read_hmdb51), staticmethod(hmdb51_class_names)

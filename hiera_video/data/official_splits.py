@@ -14,8 +14,7 @@ from typing import Dict, List
 
 from hiera_video.errors import ConfigError
 
-from .folders import check_num_classes
-from .kinetics import KineticsDataset
+from .clip_dataset import ClipDataset, check_num_classes
 
 SPLITS = (1, 2, 3)
 
@@ -26,15 +25,21 @@ def split_id(cfg) -> int:
     return cfg.DATA.SPLIT
 
 
-class OfficialSplitDataset(KineticsDataset):
+class OfficialSplitDataset(ClipDataset):
     """Videos of split DATA.SPLIT as ``read(data_dir, split, split_number, video_dir)`` lists them
-    (video_dir: DATA.PATH_PREFIX, default DATA.PATH_TO_DATA_DIR); items as in ``KineticsDataset``."""
+    (video_dir: DATA.PATH_PREFIX, default DATA.PATH_TO_DATA_DIR); items as in ``clip_dataset``."""
 
     title = ""  # the dataset's name in messages
     classes_from = ""  # the file(s) naming the classes, for the MODEL.NUM_CLASSES check
 
     @staticmethod
     def read(data_dir: str, split: str, split_number: int, video_dir: str):
+        """(video paths, 0-based labels, class names) of ``split`` of split ``split_number``."""
+        raise NotImplementedError
+
+    @staticmethod
+    def read_class_names(cfg) -> List[str]:
+        """The class names, without reading the videos (MODEL.NUM_CLASSES 0)."""
         raise NotImplementedError
 
     def _read_index(self, cfg, split):
@@ -45,19 +50,6 @@ class OfficialSplitDataset(KineticsDataset):
             raise ConfigError(f"{self.title}: {e}") from None
         check_num_classes(cfg, names, self.classes_from)
         return paths, labels, names
-
-
-def dataset_class(name: str):
-    """The dataset class of "ucf101" or "hmdb51"."""
-    if name == "ucf101":
-        from .ucf101 import Ucf101Dataset
-
-        return Ucf101Dataset
-    if name == "hmdb51":
-        from .hmdb51 import Hmdb51Dataset
-
-        return Hmdb51Dataset
-    raise ValueError(f"no official-split dataset '{name}' (expected ucf101 or hmdb51)")
 
 
 def average_over_splits(run_dirs: List[str]) -> Dict:

@@ -7,10 +7,10 @@ Videos: ``<PATH_PREFIX or PATH_TO_DATA_DIR>/<id>.<DATA.SSV2_VIDEO_EXT>`` (an ``<
 is used when that file is missing, e.g. after ``datasets_prep/resize_videos.py``).
 Splits: train -> train json; val and test -> validation json (the paper reports on it).
 
-Sampling (as PySlowFast's SSv2): the whole video is cut into DATA.NUM_FRAMES equal
-segments; training takes a random frame of each segment, testing takes, for temporal view
-j of NUM_ENSEMBLE_VIEWS, the frame at (j + 0.5) / NUM_ENSEMBLE_VIEWS of each segment.
-Paper views: 1 temporal x 3 spatial (x3x1) or 2 x 3.
+Sampling (as PySlowFast's SSv2, ``clip_sampling.SegmentSampler``): the whole video is cut into
+DATA.NUM_FRAMES equal segments; training takes a random frame of each segment, testing takes,
+for temporal view j of NUM_ENSEMBLE_VIEWS, the frame at (j + 0.5) / NUM_ENSEMBLE_VIEWS of each
+segment. Paper views: 1 temporal x 3 spatial (x3x1) or 2 x 3.
 
 No horizontal flip by default (a mirror swaps "left to right" and "right to left"
 classes). DATA.SSV2_LABEL_AWARE_FLIP flips and relabels: a class whose name changes when
@@ -23,10 +23,11 @@ import os
 import re
 from typing import List, Optional, Sequence, Tuple
 
-import torch
+from hiera_video.registry import DATASETS
 
 from . import transforms as T
-from .kinetics import KineticsDataset
+from .clip_dataset import ClipDataset
+from .clip_sampling import SegmentSampler
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +78,12 @@ def mirror_label_map(class_names: Sequence[str]) -> List[Optional[int]]:
     return out
 
 
-class SSv2Dataset(KineticsDataset):
-    """SSv2 videos with segment-based sampling; items as in ``KineticsDataset``."""
+@DATASETS.register()
+class SSv2Dataset(ClipDataset):
+    """SSv2 videos with segment-based sampling; items as in ``clip_dataset``."""
+
+    names = ("ssv2",)
+    sampler_class = SegmentSampler
 
     def _read_index(self, cfg, split):
         video_dir = cfg.DATA.PATH_PREFIX or cfg.DATA.PATH_TO_DATA_DIR
@@ -99,20 +104,9 @@ class SSv2Dataset(KineticsDataset):
         else:
             self.transform = T.build_eval_transform(self.cfg)
 
-    def _decode_views(self, index, views):
+    def video_path(self, index):
+        """``<id>.<ext>``, or ``<id>.mp4`` when only that exists (kept in ``video_paths``)."""
         path = self.video_paths[index]
         if not os.path.exists(path) and os.path.exists(os.path.splitext(path)[0] + ".mp4"):
             self.video_paths[index] = path = os.path.splitext(path)[0] + ".mp4"
-        return super()._decode_views(index, views)
-
-    def _clip_times(self, duration: float, fps: float, view) -> Sequence[float]:
-        """One frame per segment: random in training, at (j + 0.5) / n of each segment for view (j, n)."""
-        total = max(int(round(duration * fps)), 1)
-        seg = total / self.num_frames
-        if view is None:
-            offsets = torch.rand(self.num_frames).tolist()
-        else:
-            j, n = view
-            offsets = [(j + 0.5) / n] * self.num_frames
-        idx = [min(int(seg * (k + o)), total - 1) for k, o in enumerate(offsets)]
-        return [i / fps for i in idx]
+        return path

@@ -64,13 +64,25 @@ class Appearance:
     noise_seed: int
     stripe_period: float = 6.0  # the shape is striped (in its own frame), so motion shows inside it too
     stripe_contrast: float = 0.0
+    grating_amp: float = 10.0  # background gratings: amplitude drawn in [0, grating_amp] per grating
+    num_gratings: int = 2
 
 
-def sample_appearance(rng: np.random.Generator, size: int) -> Appearance:
-    """Draw an appearance; its distribution does not depend on the class."""
+# Appearance variants (``DATA.SYNTHETIC.VARIANT``; "" is the demo's). "textured": the same draws,
+# then a background of four stronger gratings (amplitude up to 40 of 255 instead of 10): a texture
+# that persists over the clip and continues across mask units, so it can be predicted from the
+# visible context, as real backgrounds can (what an MAE needs to learn; see docs/mae.md).
+VARIANTS = {"": {}, "textured": {"grating_amp": 40.0, "num_gratings": 4}}
+
+
+def sample_appearance(rng: np.random.Generator, size: int, variant: str = "") -> Appearance:
+    """Draw an appearance; its distribution does not depend on the class. ``variant``: a key of
+    ``VARIANTS`` (the same draws from ``rng`` for every variant)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown synthetic variant '{variant}'; expected one of {sorted(VARIANTS)}")
     s = size / 64.0
     fg = 150 + rng.integers(0, 106, 3)  # light shape on a dark background (see module docstring)
-    return Appearance(
+    app = Appearance(
         shape=str(rng.choice(SHAPES)), radius=float(rng.uniform(12, 17) * s),
         pos0=(float(rng.uniform(0, size)), float(rng.uniform(0, size))), angle0=float(rng.uniform(0, 360)),
         speed=float(rng.uniform(1.2, 2.4) * s), spin=float(rng.uniform(6.0, 12.0)),
@@ -78,6 +90,7 @@ def sample_appearance(rng: np.random.Generator, size: int) -> Appearance:
         distractor=bool(rng.random() < 0.25), noise_sigma=float(rng.uniform(0, 5)),
         noise_seed=int(rng.integers(2**31)), stripe_period=float(rng.uniform(4, 8) * s),
         stripe_contrast=float(rng.uniform(0.1, 0.3)))
+    return replace(app, **VARIANTS[variant])
 
 
 def trajectory(app: Appearance, label: int, num_frames: int) -> np.ndarray:
@@ -121,9 +134,9 @@ def _background(app: Appearance, size: int) -> np.ndarray:
     bg = rng.integers(0, 90, 3).astype(np.float64)  # dark: the shape (>= 150) stays visible
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
     img = np.broadcast_to(bg, (size, size, 3)).copy()
-    for _ in range(2):  # low-frequency gratings
+    for _ in range(app.num_gratings):  # low-frequency gratings
         theta, freq, phase = rng.uniform(0, np.pi), rng.uniform(0.5, 3) * 2 * np.pi / size, rng.uniform(0, 6.3)
-        amp = rng.uniform(0, 10) * rng.choice([-1, 1], 3)
+        amp = rng.uniform(0, app.grating_amp) * rng.choice([-1, 1], 3)
         img += np.sin(freq * (xx * np.cos(theta) + yy * np.sin(theta)) + phase)[..., None] * amp
     if app.distractor:
         col = rng.integers(40, 130, 3)  # darker than the moving shape
@@ -188,34 +201,37 @@ def write_mp4(path: str, frames: np.ndarray, fps: int = FPS, crf: int = 18) -> N
             container.mux(packet)
 
 
-def clip_spec(seed: int, split: str, n: int, size: int) -> Tuple[Appearance, int]:
+def clip_spec(seed: int, split: str, n: int, size: int, variant: str = "") -> Tuple[Appearance, int]:
     """Appearance and label of clip ``n`` of ``split`` (balanced labels, deterministic from the seed)."""
     rng = np.random.default_rng([seed, SPLIT_IDS[split], n])
-    return sample_appearance(rng, size), n % len(CLASSES)
+    return sample_appearance(rng, size, variant), n % len(CLASSES)
 
 
-def _write_clips(job: Tuple[str, str, int, int, int, int, int]) -> None:
+def _write_clips(job: Tuple[str, str, int, int, int, int, int, str]) -> None:
     """Render and encode clips ``lo..hi-1`` of one split into ``root`` (one pool task)."""
-    root, split, lo, hi, seed, num_frames, size = job
+    root, split, lo, hi, seed, num_frames, size, variant = job
     for n in range(lo, hi):
-        app, label = clip_spec(seed, split, n, size)
+        app, label = clip_spec(seed, split, n, size, variant)
         write_mp4(os.path.join(root, f"videos/{split}/{n:05d}.mp4"), render_clip(app, label, num_frames, size))
 
 
 def generate(out: str, num_train: int = 600, num_val: int = 120, num_test: int = 120, num_frames: int = 32,
-             size: int = 64, seed: int = 0, workers: Optional[int] = None) -> Dict:
+             size: int = 64, seed: int = 0, workers: Optional[int] = None, variant: str = "") -> Dict:
     """Write the dataset into ``out`` (atomically; see module docstring). Returns the meta dict.
 
     ``workers`` processes render and encode (default: up to 2, the CPU count permitting);
-    the files do not depend on it.
+    the files do not depend on it. ``variant``: a key of ``VARIANTS`` (recorded in meta.json
+    when not the default).
     """
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown synthetic variant '{variant}'; expected one of {sorted(VARIANTS)}")
     if size % 2 or size < 16:
         raise ValueError(f"DATA.SYNTHETIC.SIZE must be even and >= 16, got {size}")
     if num_frames < 2:
         raise ValueError(f"DATA.SYNTHETIC.NUM_FRAMES must be >= 2, got {num_frames}")
     counts = {"train": num_train, "val": num_val, "test": num_test}
     meta = dict(generator=GENERATOR, classes=list(CLASSES), counts=counts, num_frames=num_frames, size=size,
-                seed=seed, fps=FPS)
+                seed=seed, fps=FPS, **({"variant": variant} if variant else {}))
     out = os.path.abspath(out)
     check_generator_target(out, is_own_meta, "synthetic dataset")
     parent = os.path.dirname(out)
@@ -227,7 +243,8 @@ def generate(out: str, num_train: int = 600, num_val: int = 120, num_test: int =
         jobs = []
         for split, count in counts.items():
             os.makedirs(os.path.join(tmp, "videos", split))
-            jobs += [(tmp, split, lo, min(lo + 20, count), seed, num_frames, size) for lo in range(0, count, 20)]
+            jobs += [(tmp, split, lo, min(lo + 20, count), seed, num_frames, size, variant)
+                     for lo in range(0, count, 20)]
         if workers > 1:
             ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
             with ctx.Pool(workers) as pool:
@@ -237,7 +254,7 @@ def generate(out: str, num_train: int = 600, num_val: int = 120, num_test: int =
                 _write_clips(job)
         for split, count in counts.items():
             with open(os.path.join(tmp, f"{split}.csv"), "w") as f:
-                f.writelines(f"videos/{split}/{n:05d}.mp4 {clip_spec(seed, split, n, size)[1]}\n"
+                f.writelines(f"videos/{split}/{n:05d}.mp4 {clip_spec(seed, split, n, size, variant)[1]}\n"
                              for n in range(count))
         with open(os.path.join(tmp, "classnames.txt"), "w") as f:
             f.write("\n".join(CLASSES) + "\n")
@@ -295,7 +312,8 @@ def ensure_synthetic_dataset(cfg) -> Optional[Dict]:
             _check_meta(cfg)
             return None
         logger.info("synthetic dataset not found in %s: generating it", data_dir)
-        return generate(data_dir, sc.NUM_TRAIN, sc.NUM_VAL, sc.NUM_TEST, sc.NUM_FRAMES, sc.SIZE, sc.SEED)
+        return generate(data_dir, sc.NUM_TRAIN, sc.NUM_VAL, sc.NUM_TEST, sc.NUM_FRAMES, sc.SIZE, sc.SEED,
+                        variant=_variant(cfg))
 
     if not distributed:
         return make()
@@ -304,12 +322,19 @@ def ensure_synthetic_dataset(cfg) -> Optional[Dict]:
     return meta if dist.get_rank() == 0 else make()
 
 
+def _variant(cfg) -> str:
+    """DATA.SYNTHETIC.VARIANT ("" where the config has no such key)."""
+    return str(cfg.DATA.SYNTHETIC.get("VARIANT", "") or "")
+
+
 def _check_meta(cfg) -> None:
     meta = read_meta(cfg.DATA.PATH_TO_DATA_DIR)
     sc = cfg.DATA.SYNTHETIC
     want = dict(num_frames=sc.NUM_FRAMES, size=sc.SIZE, seed=sc.SEED,
                 counts={"train": sc.NUM_TRAIN, "val": sc.NUM_VAL, "test": sc.NUM_TEST})
     diff = {k: (meta.get(k), v) for k, v in want.items() if meta.get(k) != v}
+    if meta.get("variant", "") != _variant(cfg):
+        diff["variant"] = (meta.get("variant", ""), _variant(cfg))
     if diff:
         logger.warning("synthetic dataset in %s was generated with other settings %s (found, wanted); "
                        "using it as is (delete the folder to regenerate)", cfg.DATA.PATH_TO_DATA_DIR, diff)
@@ -325,6 +350,7 @@ def main(argv=None):
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=None, help="processes (default: up to 2)")
+    p.add_argument("--variant", default="", choices=sorted(VARIANTS), help="appearance variant (default: the demo's)")
     p.add_argument("--force", action="store_true", help="regenerate even if the lists exist")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -336,7 +362,7 @@ def main(argv=None):
     except ValueError as e:
         raise SystemExit(f"error: {e}")
     generate(args.out, args.num_train, args.num_val, args.num_test, args.num_frames, args.size, args.seed,
-             args.workers)
+             args.workers, args.variant)
 
 
 if __name__ == "__main__":

@@ -148,6 +148,13 @@ def spatial_crop(video: torch.Tensor, size: int, index: int, num_crops: int) -> 
     return video[..., top:top + size, left:left + size]
 
 
+def eval_views(frames: torch.Tensor, transform, size: int, num_crops: int) -> torch.Tensor:
+    """uint8 [T, C, H, W] frames -> float [num_crops, C, T, size, size]: ``transform``
+    (``build_eval_transform``), then each spatial crop (``spatial_crop``), in one copy."""
+    clip = transform(as_video(frames)).as_subclass(torch.Tensor)
+    return torch.stack([spatial_crop(clip, size, c, num_crops).transpose(0, 1) for c in range(num_crops)])
+
+
 def as_video(frames: torch.Tensor) -> tv_tensors.Video:
     """Wrap uint8 [T, C, H, W] frames so v2 transforms treat the clip as one sample."""
     return tv_tensors.Video(frames)

@@ -13,6 +13,8 @@ from typing import List, Tuple
 
 from pytorchvideo.data.labeled_video_paths import LabeledVideoPaths
 
+from hiera_video.registry import DATASETS
+
 from .official_splits import OfficialSplitDataset
 
 SPLIT_DIR = "ucfTrainTestlist"
@@ -73,12 +75,14 @@ def read_ucf101(data_dir: str, split: str, split_number: int, video_dir: str) ->
     return paths, labels, names
 
 
+def ucf101_class_names(cfg) -> List[str]:
+    """The class names of classInd.txt."""
+    return read_class_index(os.path.join(split_dir(cfg.DATA.PATH_TO_DATA_DIR), "classInd.txt"))
+
+
+@DATASETS.register()
 class Ucf101Dataset(OfficialSplitDataset):
-    """UCF101 split DATA.SPLIT; items as in ``KineticsDataset``."""
+    """UCF101 split DATA.SPLIT; items as in ``clip_dataset``."""
 
-    title, classes_from = "UCF101", "UCF101's classInd.txt"
-    read = staticmethod(read_ucf101)
-
-    @staticmethod
-    def class_names(cfg) -> List[str]:
-        return read_class_index(os.path.join(split_dir(cfg.DATA.PATH_TO_DATA_DIR), "classInd.txt"))
+    names, title, classes_from = ("ucf101",), "UCF101", "UCF101's classInd.txt"
+    read, read_class_names = staticmethod(read_ucf101), staticmethod(ucf101_class_names)

@@ -1,4 +1,4 @@
-"""Frame-accurate clip decoding with PyAV or decord (DATA.DECODING_BACKEND).
+"""Frame-accurate clip decoding with PyAV, decord or torchcodec (DATA.DECODING_BACKEND).
 
 A clip is asked for as *times*: ``num_frames`` instants ``start + k * step`` seconds
 (``step = DATA.SAMPLING_RATE / DATA.TARGET_FPS``), and each instant gets the frame shown
@@ -28,17 +28,13 @@ from typing import Callable, List, Sequence
 import numpy as np
 import torch
 
-BACKENDS = ("pyav", "decord")
+from .video_errors import VideoDecodeError
+
+BACKENDS = ("pyav", "decord", "torchcodec")  # torchcodec: optional extra (torchcodec_video.py)
 SEEK_AFTER_SEC = 10.0  # pyav: decode on through gaps up to this long instead of seeking
-
-
-class VideoDecodeError(RuntimeError):
-    """A video that cannot be decoded; ``path`` and ``reason`` say which and why."""
-
-    def __init__(self, path: str, reason: str):
-        super().__init__(f"cannot decode video '{path}': {reason}")
-        self.path = path
-        self.reason = reason
+# pyav: FFmpeg's threading ("SLICE": within a frame; "FRAME"/"AUTO" add frame threads, which
+# add latency on short clips). A module setting, for benchmarks (tools/benchmark.py --data).
+PYAV_THREAD_TYPE = "SLICE"
 
 
 def clip_times(start_sec: float, num_frames: int, step_sec: float) -> List[float]:
@@ -65,7 +61,7 @@ class _PyAVVideo:
             self.close()
             raise VideoDecodeError(path, f"no video stream (streams: {', '.join(kinds)})")
         self._stream = self._container.streams.video[0]
-        self._stream.thread_type = "SLICE"  # frame threads add latency on tiny clips
+        self._stream.thread_type = PYAV_THREAD_TYPE
         self._carry = (None, -1.0, [], 0)  # (last frame used, its time, frame decoded past it, frames decoded)
         tb = self._stream.time_base
         self._start = float(self._stream.start_time * tb) if self._stream.start_time else 0.0
@@ -161,7 +157,9 @@ class _DecordVideo:
     def frames_at(self, times: Sequence[float]) -> np.ndarray:
         idx = [min(max(int(math.floor(t * self.fps + 0.5)), 0), self._n - 1) for t in times]
         try:
-            return self._reader.get_batch(idx).asnumpy()
+            batch = self._reader.get_batch(idx)
+            # pytorchvideo's decord decoder switches decord's global bridge to torch
+            return batch.asnumpy() if hasattr(batch, "asnumpy") else batch.numpy()
         except Exception as e:
             raise VideoDecodeError(self.path, f"{type(e).__name__}: {str(e).splitlines()[0]}") from None
 
@@ -187,6 +185,10 @@ def open_video(path: str, backend: str = "pyav"):
     if backend not in BACKENDS:
         raise ValueError(f"DATA.DECODING_BACKEND must be one of {BACKENDS}, got '{backend}'")
     check_readable_file(path)
+    if backend == "torchcodec":
+        from .torchcodec_video import TorchcodecVideo
+
+        return TorchcodecVideo(path)
     return _PyAVVideo(path) if backend == "pyav" else _DecordVideo(path)
 
 

@@ -1,9 +1,9 @@
 """Checkpoints: atomic save (temp file + rename), last K kept, auto-resume, RNG states.
 
-A file is ``{"model_state", "optimizer_state", "scheduler_state", "scaler_state", "epoch"
+A file is ``{"model_state", "optimizer_state", "scheduler_state", "scaler_state" (float16), "epoch"
 (completed epochs), "iteration" (optimizer updates), "step_in_epoch" (updates done in the
 epoch in progress: 0 at an epoch end), "sampler" (its position in that epoch), "hooks"
-(train-loop hook states), "rng_states" (one per rank), "cfg"}``; ``model_state`` makes it
+(train-loop hook states), "rng_states" (one per rank), "cfg", "class_names"}``; ``model_state`` makes it
 loadable wherever an official ``{"model_state": ...}`` file is.
 
 Names: ``checkpoint_epoch_00002.pyth`` after epoch 2, ``checkpoint_epoch_00003_iter_000500.pyth``

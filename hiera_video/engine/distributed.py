@@ -1,4 +1,4 @@
-"""torch.distributed: launching (spawn / several machines / torchrun) and small collectives.
+"""torch.distributed: launching (spawn / several machines / torchrun) and process-group set-up (collectives: utils/dist.py).
 
 * One machine: ``NUM_GPUS`` > 1 spawns one process per GPU (NCCL); with ``NUM_GPUS 0``,
   ``NUM_CPU_PROCESSES`` > 1 spawns CPU processes (gloo).
@@ -20,13 +20,13 @@ import os
 import socket
 import time
 from datetime import timedelta
-from typing import Any, Callable, Dict, List, Optional
+from typing import Callable, Dict, Optional
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from hiera_video.utils.dist import get_world_size, is_dist
+from hiera_video.utils.dist import get_world_size
 
 logger = logging.getLogger(__name__)
 
@@ -39,32 +39,10 @@ class LostProcessError(RuntimeError):
     """Another process of the job died, went silent or failed; the message names its rank."""
 
 
-def barrier() -> None:
-    if is_dist() and get_world_size() > 1:
-        dist.barrier()
-
-
 def device_for(cfg) -> torch.device:
     if cfg.NUM_GPUS == 0:
         return torch.device("cpu")
     return torch.device("cuda", torch.cuda.current_device())
-
-
-def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
-    """Sum over ranks (in place on a copy); ``t`` stays where it is."""
-    if get_world_size() == 1:
-        return t
-    t = t.clone()
-    dist.all_reduce(t)
-    return t
-
-
-def all_gather_object(obj: Any) -> List[Any]:
-    if get_world_size() == 1:
-        return [obj]
-    out = [None] * get_world_size()
-    dist.all_gather_object(out, obj)
-    return out
 
 
 def check_devices(cfg) -> None:

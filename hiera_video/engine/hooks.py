@@ -7,11 +7,10 @@ import time
 from collections import deque
 from typing import Callable
 
-from .checkpoint import CheckpointError, Checkpointer, rng_state
-from hiera_video.utils.dist import get_rank, is_main_process
+from hiera_video.utils.dist import all_gather_object, get_rank, is_main_process
 
-from .distributed import all_gather_object
-from .logging import TensorboardWriter, log_json_stats, peak_memory_mb
+from .checkpoint import CheckpointError, Checkpointer, rng_state
+from .run_log import TensorboardWriter, log_json_stats, peak_memory_mb
 from .meters import MeterGroup
 from .train import HookBase
 
@@ -19,8 +18,8 @@ logger = logging.getLogger(__name__)
 
 
 class LossGuard(HookBase):
-    """Stop when the loss exceeds TRAIN.KILL_LOSS_EXPLOSION_FACTOR x the mean of the last 20
-    losses (after 5); NaN/inf is always caught by the trainer."""
+    """Stop when a micro-batch's loss exceeds TRAIN.KILL_LOSS_EXPLOSION_FACTOR x the mean of the
+    last 20 losses (after 5); NaN/inf is always caught by the trainer."""
 
     def __init__(self, factor: float, window: int = 20, warmup: int = 5):
         self.factor, self.warmup = factor, warmup
@@ -148,13 +147,18 @@ class CheckpointHook(HookBase):
     TRAIN.CHECKPOINT_PERIOD_ITERS > 0 also every that many updates inside an epoch, with the
     sampler's position, so a resumed run continues with the next batch.
 
-    Rank 0 writes; every rank's RNG state goes in. A failed write stops every rank with the
-    same ``CheckpointError`` (the others would otherwise wait for rank 0 forever).
+    A file holds ``state_fn()`` (model, optimizer, schedule, ...), the trainer's own state,
+    the hooks' states, the progress and every rank's RNG state. Rank 0 writes; a failed write
+    stops every rank with the same ``CheckpointError`` (the others would otherwise wait for
+    rank 0 forever). Keeps ``trainer.last_checkpoint`` up to date.
     """
 
     def __init__(self, period: int, checkpointer: Checkpointer, state_fn: Callable[[], dict], period_iters: int = 0):
         self.period, self.checkpointer, self.state_fn = period, checkpointer, state_fn
         self.period_iters = period_iters
+
+    def before_train(self):
+        self.trainer.last_checkpoint = self.checkpointer.last()
 
     def after_step(self):
         t = self.trainer
@@ -173,7 +177,7 @@ class CheckpointHook(HookBase):
         rngs = all_gather_object(rng_state(t.loader))
         error = None
         if is_main_process():
-            state = self.state_fn()
+            state = {**self.state_fn(), **t.state_dict()}
             state.update(epoch=t.epoch, iteration=t.iteration, step_in_epoch=step_in_epoch, rng_states=rngs,
                          hooks=t.hooks_state(),
                          sampler={"epoch": t.epoch, "position": t.samples_consumed(step_in_epoch),
@@ -186,3 +190,4 @@ class CheckpointHook(HookBase):
         errors = [e for e in all_gather_object(error) if e]
         if errors:
             raise CheckpointError(errors[0])
+        t.last_checkpoint = self.checkpointer.path(t.epoch, step_in_epoch)

@@ -1,28 +1,27 @@
-"""What each process of ``tools/run_net.py`` does: set up, train (if TRAIN.ENABLE), then the
-multi-view test (if TEST.ENABLE)."""
-import contextlib
-import functools
+"""What each process of run_net does: set up, train (if TRAIN.ENABLE), then the multi-view
+test (if TEST.ENABLE). Training is ``build_training`` -> ``resume`` -> ``default_hooks`` -> loop."""
 import gc
-import json
 import logging
 import os
 import random
-from typing import Callable, Optional
+from dataclasses import dataclass
+from typing import List, Optional
 
 import numpy as np
 import torch
+import torch.nn as nn
 from iopath.common.file_io import g_pathmgr
+
+from hiera_video.utils.dist import barrier, get_rank, get_world_size, is_main_process
 
 from .build import checkpoint_exists
 from .checkpoint import Checkpointer, set_rng_state
-from hiera_video.utils.dist import get_rank, get_world_size, is_main_process
-
-from .distributed import barrier, device_for
+from .distributed import device_for
 from .hooks import CheckpointHook, EvalHook, LossGuard, MetricsHook, ProgressBar
-from .logging import log_json_stats, setup_logging
 from .optim import build_optimizer, build_scheduler
-from .tasks import TASKS
-from .train import Trainer
+from .run_log import log_json_stats, setup_logging
+from .tasks import task_class
+from .train import HookBase, Trainer, make_autocast, trainer_class
 
 logger = logging.getLogger(__name__)
 
@@ -31,18 +30,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def make_autocast(cfg, device) -> Callable[[], contextlib.AbstractContextManager]:
-    """A zero-argument factory of the autocast context for TRAIN.MIXED_PRECISION (CPU too)."""
-    if not cfg.TRAIN.MIXED_PRECISION:
-        return contextlib.nullcontext
-    dtype = torch.bfloat16 if cfg.TRAIN.MIXED_PRECISION_DTYPE == "bfloat16" else torch.float16
-    return functools.partial(torch.autocast, device_type=device.type, dtype=dtype)
-
-
-def _resolve(cfg, path: str) -> str:
-    return path if os.path.isabs(path) or "://" in path else os.path.join(cfg.OUTPUT_DIR, path)
 
 
 def run(cfg) -> Optional[dict]:
@@ -56,7 +43,7 @@ def run(cfg) -> Optional[dict]:
         from hiera_video.data import ensure_synthetic_dataset
 
         ensure_synthetic_dataset(cfg)  # rank 0 writes, the others wait at its barrier
-    task = TASKS[cfg.TASK](cfg)
+    task = task_class(cfg.TASK)(cfg)
     checkpoint = None
     if cfg.TRAIN.ENABLE:
         checkpoint = train(cfg, task)
@@ -70,12 +57,41 @@ def run(cfg) -> Optional[dict]:
     return None
 
 
+@dataclass
+class Training:
+    """What ``build_training`` makes: the trainer (over the DDP / compiled model), the bare model
+    (what checkpoints hold) and the validation loader."""
+    trainer: Trainer
+    model: nn.Module
+    val_loader: object
+
+
 def train(cfg, task) -> Optional[str]:
     """Train (auto-resuming from OUTPUT_DIR/checkpoints); returns the last checkpoint's path."""
+    seed_everything(cfg.RNG_SEED + get_rank())
+    checkpointer = Checkpointer(cfg.OUTPUT_DIR, cfg.TRAIN.CHECKPOINT_KEEP)
+    parts = build_training(cfg, task)
+    state = checkpointer.load_last() if cfg.TRAIN.AUTO_RESUME else None
+    if state is not None:
+        resume(parts, state)
+    trainer = parts.trainer
+    trainer.register_hooks(default_hooks(cfg, task, parts, checkpointer))
+    if state is not None:
+        trainer.load_hooks_state(state.get("hooks") or {})
+        del state
+    if trainer.epoch >= cfg.SOLVER.MAX_EPOCH:
+        logger.info("already trained for SOLVER.MAX_EPOCH=%d epochs; nothing to train", cfg.SOLVER.MAX_EPOCH)
+    else:
+        trainer.train()
+    return checkpointer.last()
+
+
+def build_training(cfg, task) -> Training:
+    """Model (initialised from TRAIN.CHECKPOINT_FILE_PATH), optimizer, loaders, lr schedule, and
+    the trainer (``AMPTrainer`` for float16) over the DDP-wrapped and/or compiled model."""
     from hiera_video.data import build_loader
 
     device = device_for(cfg)
-    seed_everything(cfg.RNG_SEED + get_rank())
     model = task.build_model().to(device)
     if cfg.TRAIN.CHECKPOINT_FILE_PATH:
         if not checkpoint_exists(cfg.TRAIN.CHECKPOINT_FILE_PATH):
@@ -85,33 +101,6 @@ def train(cfg, task) -> Optional[str]:
     loader = build_loader(cfg, "train")
     val_loader = build_loader(cfg, "val")
     scheduler = build_scheduler(cfg, optimizer, len(loader) // cfg.TRAIN.GRAD_ACCUM_STEPS)
-    fp16 = cfg.TRAIN.MIXED_PRECISION and cfg.TRAIN.MIXED_PRECISION_DTYPE == "float16"
-    scaler = torch.amp.GradScaler(device.type) if fp16 else None
-    checkpointer = Checkpointer(cfg.OUTPUT_DIR, cfg.TRAIN.CHECKPOINT_KEEP)
-
-    start_epoch = iteration = 0
-    state = checkpointer.load_last() if cfg.TRAIN.AUTO_RESUME else None
-    if state is not None:
-        model.load_state_dict(state["model_state"])
-        optimizer.load_state_dict(state["optimizer_state"])
-        if state["scheduler_state"] == scheduler.state_dict():
-            scheduler.load_state_dict(state["scheduler_state"])
-        else:  # SOLVER.* or the batch changed since the checkpoint: the new schedule applies
-            logger.warning("lr schedule differs from the checkpoint's; following this config's from iteration %d",
-                           state["iteration"])
-        if scaler is not None and state.get("scaler_state"):
-            scaler.load_state_dict(state["scaler_state"])
-        start_epoch, iteration = state["epoch"], state["iteration"]
-        rngs = state.get("rng_states") or []
-        if len(rngs) == get_world_size():
-            set_rng_state(rngs[get_rank()], loader)
-        else:
-            logger.warning("checkpoint holds RNG states of %d process(es), this run has %d: random streams "
-                           "restart from the seed", len(rngs), get_world_size())
-        step = state.get("step_in_epoch", 0)
-        where = f", update {step} of epoch {start_epoch + 1}" if step else ""
-        logger.info("resumed from %s (epoch %d, iteration %d%s)", state["path"], start_epoch, iteration, where)
-
     train_model = model
     if get_world_size() > 1:
         train_model = torch.nn.parallel.DistributedDataParallel(
@@ -119,37 +108,34 @@ def train(cfg, task) -> Optional[str]:
             find_unused_parameters=task.find_unused_parameters)
     if cfg.TRAIN.COMPILE:
         train_model = torch.compile(train_model)
-    autocast = make_autocast(cfg, device)
+    trainer = trainer_class(cfg)(cfg, task, train_model, optimizer, scheduler, loader, device,
+                                 make_autocast(cfg, device))
+    return Training(trainer, model, val_loader)
 
-    trainer = Trainer(cfg, task, train_model, optimizer, scheduler, loader, device, autocast, scaler)
-    trainer.epoch, trainer.iteration = start_epoch, iteration
-    trainer.checkpointer = checkpointer
-    if state is not None:
-        trainer.start_step = _resume_step(state, trainer)
 
-    def state_fn():
-        return {"model_state": model.state_dict(), "optimizer_state": optimizer.state_dict(),
-                "scheduler_state": scheduler.state_dict(),
-                "scaler_state": scaler.state_dict() if scaler is not None else None, "cfg": cfg.dump(),
-                # the training data's own names, so demo_net and extraction print them with no extra file
-                "class_names": list(class_names) if class_names else None}
-
-    class_names = getattr(loader.dataset, "class_names", None)
-
-    metrics = MetricsHook(cfg, device)
-    trainer.register_hooks([
-        LossGuard(cfg.TRAIN.KILL_LOSS_EXPLOSION_FACTOR), metrics, ProgressBar(),
-        EvalHook(cfg.TRAIN.EVAL_PERIOD, lambda: task.evaluate(model, val_loader, device, autocast), metrics.tb),
-        CheckpointHook(cfg.TRAIN.CHECKPOINT_PERIOD, checkpointer, state_fn, cfg.TRAIN.CHECKPOINT_PERIOD_ITERS),
-    ])
-    if state is not None:
-        trainer.load_hooks_state(state.get("hooks") or {})
-        del state
-    if start_epoch >= cfg.SOLVER.MAX_EPOCH:
-        logger.info("already trained for SOLVER.MAX_EPOCH=%d epochs; nothing to train", cfg.SOLVER.MAX_EPOCH)
+def resume(parts: Training, state: dict) -> None:
+    """Continue from checkpoint ``state``: weights, optimizer, schedule (unless the config's
+    differs), the trainer's own state, progress and every random stream."""
+    t = parts.trainer
+    parts.model.load_state_dict(state["model_state"])
+    t.optimizer.load_state_dict(state["optimizer_state"])
+    if state["scheduler_state"] == t.scheduler.state_dict():
+        t.scheduler.load_state_dict(state["scheduler_state"])
+    else:  # SOLVER.* or the batch changed since the checkpoint: the new schedule applies
+        logger.warning("lr schedule differs from the checkpoint's; following this config's from iteration %d",
+                       state["iteration"])
+    t.load_state_dict(state)
+    t.epoch, t.iteration = state["epoch"], state["iteration"]
+    rngs = state.get("rng_states") or []
+    if len(rngs) == get_world_size():
+        set_rng_state(rngs[get_rank()], t.loader)
     else:
-        trainer.train()
-    return checkpointer.last()
+        logger.warning("checkpoint holds RNG states of %d process(es), this run has %d: random streams "
+                       "restart from the seed", len(rngs), get_world_size())
+    step = state.get("step_in_epoch", 0)
+    where = f", update {step} of epoch {t.epoch + 1}" if step else ""
+    logger.info("resumed from %s (epoch %d, iteration %d%s)", state["path"], t.epoch, t.iteration, where)
+    t.start_step = _resume_step(state, t)
 
 
 def _resume_step(state: dict, trainer: Trainer) -> int:
@@ -175,9 +161,30 @@ def _resume_step(state: dict, trainer: Trainer) -> int:
     return step
 
 
+def default_hooks(cfg, task, parts: Training, checkpointer: Checkpointer) -> List[HookBase]:
+    """Loss guard, metrics, progress bar, validation, checkpoints: in this order, so that at an
+    epoch end the checkpoint comes last and saves the RNG state the next epoch starts from."""
+    t, model = parts.trainer, parts.model
+    class_names = getattr(t.loader.dataset, "class_names", None)
+
+    def state_fn():
+        return {"model_state": model.state_dict(), "optimizer_state": t.optimizer.state_dict(),
+                "scheduler_state": t.scheduler.state_dict(), "cfg": cfg.dump(),
+                # the training data's own names, so demo_net and extraction print them with no extra file
+                "class_names": list(class_names) if class_names else None}
+
+    metrics = MetricsHook(cfg, t.device)
+    return [
+        LossGuard(cfg.TRAIN.KILL_LOSS_EXPLOSION_FACTOR), metrics, ProgressBar(),
+        EvalHook(cfg.TRAIN.EVAL_PERIOD, lambda: task.evaluate(model, parts.val_loader, t.device, t.autocast),
+                 metrics.tb),
+        CheckpointHook(cfg.TRAIN.CHECKPOINT_PERIOD, checkpointer, state_fn, cfg.TRAIN.CHECKPOINT_PERIOD_ITERS),
+    ]
+
+
 def test(cfg, task, checkpoint: Optional[str]) -> Optional[dict]:
-    """Multi-view test of ``checkpoint``; rank 0 writes TEST.SAVE_RESULTS_PATH (summary) and
-    TEST.SAVE_PREDICTIONS_PATH (one JSON line per video) and returns the summary."""
+    """Multi-view test of ``checkpoint``; rank 0 writes the task's results (``task.write_results``)
+    and returns them."""
     from hiera_video.data import build_loader
 
     if not checkpoint:
@@ -190,23 +197,13 @@ def test(cfg, task, checkpoint: Optional[str]) -> Optional[dict]:
     task.load_test_weights(model, checkpoint)
     loader = build_loader(cfg, "test")
     results = task.test(model, loader, device, make_autocast(cfg, device), checkpoint)
-    predictions = results.pop("predictions", None)
     if is_main_process():
         g_pathmgr.mkdirs(cfg.OUTPUT_DIR)
-        results_path = _resolve(cfg, cfg.TEST.SAVE_RESULTS_PATH)
-        if predictions is not None:  # per-video rows (classification)
-            pred_path = _resolve(cfg, cfg.TEST.SAVE_PREDICTIONS_PATH)
-            results["predictions_file"] = pred_path
-            with g_pathmgr.open(pred_path, "w") as f:
-                for row in predictions:
-                    f.write(json.dumps(row) + "\n")
-        with g_pathmgr.open(results_path, "w") as f:
-            json.dump(results, f, indent=2)
+        written = task.write_results(results, cfg.OUTPUT_DIR)
         log_json_stats({"_type": "test", **{k: v for k, v in results.items() if k != "failed_videos"},
                         "num_failed": len(results.get("failed_videos", []))})
         line = task.summary(results)
         if line:
-            logger.info("test: %s; wrote %s", line, results_path)
+            logger.info("test: %s; wrote %s", line, ", ".join(written))
     barrier()
     return results if is_main_process() else None
-

@@ -1,6 +1,8 @@
 """The train loop (detectron2 style): ``Trainer`` runs epochs of optimizer updates; checkpoints,
-validation, logging, progress bars and the loss guard hang off it as hooks."""
+validation, logging, progress bars and the loss guard hang off it as hooks. ``AMPTrainer``
+adds float16's gradient scaling; ``make_autocast`` gives the autocast both use."""
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -9,9 +11,8 @@ from typing import Callable, Dict, List, Optional
 import torch
 import torch.nn as nn
 
-from hiera_video.utils.dist import get_world_size
+from hiera_video.utils.dist import all_reduce_sum, get_world_size
 
-from .distributed import all_reduce_sum
 
 logger = logging.getLogger(__name__)
 
@@ -21,10 +22,14 @@ class TrainingStopped(RuntimeError):
 
 
 class HookBase:
-    """Override what you need; ``self.trainer`` is set by ``Trainer.register_hooks``.
+    """What a hook may do, in the order the trainer calls it; override what you need.
 
-    ``state_dict``/``load_state_dict``: what a hook must carry over a resume (saved in
-    checkpoints under its class name; empty for stateless hooks).
+    ``before_train``; per epoch ``before_epoch``, then per update ``before_step``,
+    ``check_loss(loss)`` for each micro-batch's loss (averaged over ranks, before backward:
+    call ``trainer.stop(reason)`` to stop), ``after_step``; then ``after_epoch``; finally
+    ``after_train`` (also when training fails). ``self.trainer`` is set by ``register_hooks``.
+    ``state_dict``/``load_state_dict``: what a hook carries over a resume (saved in checkpoints
+    under its class name; empty for stateless hooks).
     """
 
     trainer: "Trainer" = None
@@ -37,12 +42,24 @@ class HookBase:
 
     def after_epoch(self): ...
 
+    def before_step(self): ...
+
+    def check_loss(self, loss: float) -> None: ...
+
     def after_step(self): ...
 
     def state_dict(self) -> dict:
         return {}
 
     def load_state_dict(self, state: dict) -> None: ...
+
+
+def make_autocast(cfg, device) -> Callable[[], contextlib.AbstractContextManager]:
+    """A zero-argument factory of the autocast context for TRAIN.MIXED_PRECISION (CPU too)."""
+    if not cfg.TRAIN.MIXED_PRECISION:
+        return contextlib.nullcontext
+    dtype = torch.bfloat16 if cfg.TRAIN.MIXED_PRECISION_DTYPE == "bfloat16" else torch.float16
+    return functools.partial(torch.autocast, device_type=device.type, dtype=dtype)
 
 
 class Trainer:
@@ -54,14 +71,16 @@ class Trainer:
     ``iteration`` completed updates, so both can be restored from a checkpoint;
     ``start_step`` > 0 (from a mid-epoch checkpoint) makes the first epoch begin at that
     update, with the sampler started where those updates left it.
-    After each update ``step_stats`` holds the global loss and the step's metrics.
+    After each update ``step_stats`` holds the global loss and the step's metrics; its
+    ``clips`` counts the clips of the update (``batch["video"]`` ``[B, ...]``) over all ranks.
+    ``last_checkpoint`` (kept by the checkpoint hook) is named when training stops.
     """
 
-    def __init__(self, cfg, task, model: nn.Module, optimizer, scheduler, loader, device, autocast: Callable,
-                 scaler=None):
+    def __init__(self, cfg, task, model: nn.Module, optimizer, scheduler, loader, device,
+                 autocast: Callable = contextlib.nullcontext):
         self.cfg, self.task, self.model = cfg, task, model
         self.optimizer, self.scheduler, self.loader = optimizer, scheduler, loader
-        self.device, self.autocast, self.scaler = device, autocast, scaler
+        self.device, self.autocast = device, autocast
         self.accum = cfg.TRAIN.GRAD_ACCUM_STEPS
         self.clip = cfg.SOLVER.CLIP_GRAD_L2NORM
         self.max_epoch = cfg.SOLVER.MAX_EPOCH
@@ -71,6 +90,7 @@ class Trainer:
         self.step_in_epoch = 0
         self.start_step = 0
         self.step_stats: Dict[str, float] = {}
+        self.last_checkpoint: Optional[str] = None
         self.hooks: List[HookBase] = []
 
     def register_hooks(self, hooks: List[Optional[HookBase]]) -> None:
@@ -79,9 +99,9 @@ class Trainer:
                 h.trainer = self
                 self.hooks.append(h)
 
-    def _call(self, name: str) -> None:
+    def _call(self, name: str, *args) -> None:
         for h in self.hooks:
-            getattr(h, name)()
+            getattr(h, name)(*args)
 
     def hooks_state(self) -> Dict[str, dict]:
         return {type(h).__name__: st for h in self.hooks if (st := h.state_dict())}
@@ -90,6 +110,12 @@ class Trainer:
         for h in self.hooks:
             if type(h).__name__ in states:
                 h.load_state_dict(states[type(h).__name__])
+
+    def state_dict(self) -> dict:
+        """Training state beyond model, optimizer and schedule (checkpoint keys); none here."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None: ...
 
     def samples_consumed(self, updates: int) -> int:
         """Items this rank's sampler has given to ``updates`` updates of an epoch."""
@@ -124,6 +150,7 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             batches = iter(self.loader)
         for self.step_in_epoch in range(first, self.updates_per_epoch):
+            self._call("before_step")
             self.run_step(batches)
             self._call("after_step")
 
@@ -135,34 +162,26 @@ class Trainer:
             t = time.perf_counter()
             batch = next(batches)
             data_time += time.perf_counter() - t
-            clips += len(batch["label"])
+            clips += batch["video"].shape[0]
             last = k == self.accum - 1
             sync = self.model.no_sync() if hasattr(self.model, "no_sync") and not last else contextlib.nullcontext()
             with sync:
                 with self.autocast():
                     loss, step_metrics = self.task.training_step(self.model, batch, self.device)
                 # The global loss decides whether to stop, so every rank stops together.
-                failed = batch["decode_failures"].sum() if "decode_failures" in batch else 0
+                failed = batch.get("decode_failures", torch.zeros(1)).sum()
                 reduced = all_reduce_sum(torch.stack([loss.detach().float(), torch.as_tensor(
                     failed, dtype=torch.float32, device=loss.device)])).tolist()
                 global_loss = reduced[0] / get_world_size()
                 failures += int(reduced[1])
-                self._check_loss(global_loss)
-                scaled = loss / self.accum
-                (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
+                self._call("check_loss", global_loss)
+                if not math.isfinite(global_loss):  # never applied, whatever the hooks
+                    self.stop(f"loss is {global_loss}")
+                self.backward(loss / self.accum)
             loss_sum += global_loss
             for key, v in step_metrics.items():
                 metrics[key] = metrics.get(key, 0.0) + v / self.accum
-        if self.scaler is not None:
-            self.scaler.unscale_(self.optimizer)
-        grad_norm = None
-        if self.clip > 0:
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip))
-        if self.scaler is not None:
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
-            self.optimizer.step()
+        grad_norm = self.optimizer_step()
         self.optimizer.zero_grad(set_to_none=True)
         self.iteration += 1
         self.step_stats = dict(
@@ -173,17 +192,55 @@ class Trainer:
         if grad_norm is not None:
             self.step_stats["grad_norm"] = grad_norm
 
-    def _check_loss(self, loss: float) -> None:
-        for h in self.hooks:
-            if hasattr(h, "check_loss"):
-                h.check_loss(loss)
-        if not math.isfinite(loss):
-            self.stop(f"loss is {loss}")
+    def backward(self, loss: torch.Tensor) -> None:
+        loss.backward()
+
+    def clip_grad(self) -> Optional[float]:
+        """SOLVER.CLIP_GRAD_L2NORM > 0: clip the gradients' global L2 norm; returns the norm before."""
+        if self.clip <= 0:
+            return None
+        return float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip))
+
+    def optimizer_step(self) -> Optional[float]:
+        """Clip, then step; returns the gradient norm when clipping."""
+        grad_norm = self.clip_grad()
+        self.optimizer.step()
+        return grad_norm
 
     def stop(self, reason: str) -> None:
-        last = getattr(self, "checkpointer", None)
-        last = last.last() if last is not None else None
         raise TrainingStopped(
             f"{reason} at epoch {self.epoch + 1}, iteration {self.iteration + 1} (update {self.step_in_epoch + 1} "
-            f"of the epoch); training stopped. Last good checkpoint: {last or 'none saved yet'} "
+            f"of the epoch); training stopped. Last good checkpoint: {self.last_checkpoint or 'none saved yet'} "
             "(lower SOLVER.BASE_LR or raise SOLVER.WARMUP_EPOCHS, then resume with TRAIN.AUTO_RESUME)")
+
+
+class AMPTrainer(Trainer):
+    """TRAIN.MIXED_PRECISION with float16: a ``GradScaler`` scales the loss before backward and
+    unscales the gradients before clipping and the step (bfloat16 needs none: plain ``Trainer``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.scaler = torch.amp.GradScaler(self.device.type)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        self.scaler.scale(loss).backward()
+
+    def optimizer_step(self) -> Optional[float]:
+        self.scaler.unscale_(self.optimizer)
+        grad_norm = self.clip_grad()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return grad_norm
+
+    def state_dict(self) -> dict:
+        return {"scaler_state": self.scaler.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("scaler_state"):
+            self.scaler.load_state_dict(state["scaler_state"])
+
+
+def trainer_class(cfg) -> type:
+    """``AMPTrainer`` for float16 mixed precision, else ``Trainer``."""
+    fp16 = cfg.TRAIN.MIXED_PRECISION and cfg.TRAIN.MIXED_PRECISION_DTYPE == "float16"
+    return AMPTrainer if fp16 else Trainer

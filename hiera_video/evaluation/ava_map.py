@@ -23,117 +23,18 @@ Score ties are ordered by file order (the official order for exact ties follows 
 unstable sort, so results with tied scores may differ from it in the last digits).
 Boxes are ``x1, y1, x2, y2`` normalised to [0, 1], as in the official CSVs.
 """
-import csv
-import heapq
-import os
-import re
 import warnings
-from collections import Counter, OrderedDict, namedtuple
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from collections import Counter, OrderedDict
+from typing import Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
+
+from hiera_video.data.ava_io import (ROW_FORM, AVABox, BoxTable, ImageKey, box_iou, make_image_key, read_boxes_csv,
+                                     read_exclusions, read_labelmap, write_detections_csv)
 
 __all__ = ["AVABox", "make_image_key", "read_labelmap", "read_exclusions", "read_boxes_csv",
            "write_detections_csv", "detections_from_predictions", "average_precision",
            "box_iou", "evaluate_frame_map"]
-
-AVABox = namedtuple("AVABox", ["x1", "y1", "x2", "y2", "action_id", "score"])
-ImageKey = Tuple[str, int]
-BoxTable = Dict[ImageKey, List[AVABox]]
-_ROW_FORM = "video_id,timestamp,x1,y1,x2,y2,action_id[,person_id|score]"
-
-
-def make_image_key(video_id: str, timestamp) -> ImageKey:
-    """``(video_id, whole-second timestamp)``, the official ``"%s,%04d"`` key as a tuple."""
-    return str(video_id), int(float(timestamp))
-
-
-def read_labelmap(path: str) -> Dict[int, str]:
-    """``{class id: name}`` from a pbtxt label map (``item { name: "..." id: N }``;
-    ``label_id`` is accepted like ``id``, one-line or multi-line items)."""
-    text = _read_text(path, "label map")
-    items = re.findall(r"item\s*\{(.*?)\}", text, flags=re.S)
-    labels = OrderedDict()
-    for body in items:
-        cid = re.search(r"\b(?:label_)?id\s*:\s*(-?\d+)", body)
-        name = re.search(r"\bname\s*:\s*\"([^\"]*)\"", body)
-        if cid is None:
-            raise ValueError(f"{path}: label map item without an integer id: item {{{body.strip()}}}")
-        cid = int(cid.group(1))
-        if cid in labels:
-            raise ValueError(f"{path}: class id {cid} appears twice in the label map")
-        labels[cid] = name.group(1) if name else str(cid)
-    if not labels:
-        raise ValueError(f"{path}: no label map items found; expected pbtxt items like "
-                         f"'item {{ name: \"bend/bow (at the waist)\" id: 1 }}'")
-    return dict(labels)
-
-
-def read_exclusions(path: str) -> Set[ImageKey]:
-    """Excluded keyframes from a CSV of ``video_id,timestamp`` rows."""
-    excluded = set()
-    for lineno, row in _csv_rows(path, "exclusions"):
-        if len(row) != 2:
-            raise ValueError(f"{path}:{lineno}: expected 2 columns (video_id,timestamp), got {len(row)}: {row}")
-        excluded.add(_key(row, path, lineno))
-    return excluded
-
-
-def read_boxes_csv(path: str, class_ids: Optional[Set[int]] = None, capacity: int = 0,
-                   skipped: Optional[Counter] = None) -> BoxTable:
-    """Ground truth or detections in the official CSV format -> ``{(video_id, t): [AVABox]}``.
-
-    Rows: ``video_id,timestamp,x1,y1,x2,y2,action_id`` with an optional 8th column, the
-    score of a detection (a ground-truth file's person id lands there too and is unused).
-    Without it the score is 1.0, as in the official reader. An empty action id (person
-    boxes only, as in ``ava_*_predicted_boxes.csv``) reads as -1. Keys keep file order.
-
-    As the official reader does for detections, rows whose action id is not in
-    ``class_ids`` are skipped (counted per id into ``skipped``) and with ``capacity`` > 0
-    only that many highest-scoring rows per keyframe are kept (sorted by descending
-    score, ties in file order), so memory stays bounded for 80-class outputs.
-    """
-    table: BoxTable = OrderedDict()
-    heaps: Dict[ImageKey, list] = {}
-    for lineno, row in _csv_rows(path, "box"):
-        if len(row) not in (7, 8):
-            raise ValueError(f"{path}:{lineno}: expected 7 or 8 columns ({_ROW_FORM}), got {len(row)}: {row}")
-        key = _key(row, path, lineno)
-        try:
-            x1, y1, x2, y2 = (float(v) for v in row[2:6])
-            action_id = int(row[6]) if row[6] else -1
-            score = float(row[7]) if len(row) == 8 else 1.0
-        except ValueError:
-            raise ValueError(f"{path}:{lineno}: expected numbers in {_ROW_FORM}, got {row}") from None
-        if class_ids is not None and action_id not in class_ids:
-            if skipped is not None:
-                skipped[action_id] += 1
-            continue
-        box = AVABox(x1, y1, x2, y2, action_id, score)
-        if capacity > 0:  # min-heap of (score, -line): the lowest score, then the latest row, goes first
-            heap = heaps.setdefault(key, [])
-            (heapq.heappush if len(heap) < capacity else heapq.heappushpop)(heap, (score, -lineno, box))
-            table.setdefault(key, [])
-        else:
-            table.setdefault(key, []).append(box)
-    for key, heap in heaps.items():
-        table[key] = [b for _, _, b in sorted(heap, key=lambda e: (-e[0], -e[1]))]
-    return table
-
-
-def write_detections_csv(path: str, detections: Mapping[ImageKey, Sequence[AVABox]]) -> int:
-    """Writes ``video_id,timestamp,x1,y1,x2,y2,action_id,score`` rows (the official
-    submission format, timestamps as ``%04d``); returns the number of rows."""
-    n = 0
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        for (video_id, t), boxes in detections.items():
-            for b in boxes:
-                writer.writerow([video_id, "%04d" % t] + ["%.4f" % v for v in b[:4]]
-                                + [int(b.action_id), "%.6g" % b.score])
-                n += 1
-    return n
 
 
 def detections_from_predictions(keys: Sequence[Tuple[str, int]], boxes, scores,
@@ -156,16 +57,6 @@ def detections_from_predictions(keys: Sequence[Tuple[str, int]], boxes, scores,
         out = table.setdefault(make_image_key(*key), [])
         out.extend(AVABox(*box.tolist(), c, float(s)) for c, s in zip(class_ids, row))
     return table
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of boxes ``[N, 4]`` and ``[M, 4]`` (``x1, y1, x2, y2``) -> ``[N, M]``."""
-    ix = np.maximum(0.0, np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]))
-    iy = np.maximum(0.0, np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]))
-    inter = ix * iy
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / (area_a[:, None] + area_b[None, :] - inter)
 
 
 def average_precision(scores: np.ndarray, is_tp: np.ndarray, num_gt: int) -> float:
@@ -211,7 +102,7 @@ def evaluate_frame_map(gt: Union[str, BoxTable], detections: Union[str, BoxTable
     if exclusions is not None:
         excluded = read_exclusions(exclusions) if isinstance(exclusions, str) else {make_image_key(*k) for k in exclusions}
     if not any(len(v) for v in gt.values()):
-        raise ValueError(f"{gt_name}: no ground-truth rows; expected CSV rows {_ROW_FORM}")
+        raise ValueError(f"{gt_name}: no ground-truth rows; expected CSV rows {ROW_FORM}")
     total = sum(len(v) for v in detections.values()) + sum(skipped.values())
     if total == 0:
         raise ValueError(f"{det_name}: the detection file is empty; expected CSV rows "
@@ -291,26 +182,3 @@ def _warn_unknown_classes(unknown: Counter, total: int, wanted: Set[int], name: 
         raise ValueError(msg.replace("and are ignored, as in the official evaluation", "- all of them") +
                          f"; label map ids: {sorted(wanted)}")
     warnings.warn(msg)
-
-
-def _read_text(path: str, what: str) -> str:
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{what} file not found: {path}")
-    with open(path) as f:
-        return f.read()
-
-
-def _csv_rows(path: str, what: str):
-    """``(line number, stripped cells)`` of the non-blank rows of a CSV file."""
-    text = _read_text(path, what)
-    for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
-        if row and any(cell.strip() for cell in row):
-            yield lineno, [cell.strip() for cell in row]
-
-
-def _key(row: List[str], path: str, lineno: int) -> ImageKey:
-    try:
-        return make_image_key(row[0], row[1])
-    except ValueError:
-        raise ValueError(f"{path}:{lineno}: timestamp must be a number of seconds, got {row[1]!r} "
-                         f"(rows are {_ROW_FORM}; the official files have no header)") from None

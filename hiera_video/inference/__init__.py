@@ -1,5 +1,6 @@
-"""Inference on whole videos: sliding-window feature extraction and multi-view prediction."""
-from .windows import sliding_windows
+"""Inference on your own videos: features of every window (``extract_features``), prediction."""
+from hiera_video.data.clip_sampling import sliding_windows
+
 from .extract import extract_features
 
 __all__ = ["extract_features", "sliding_windows"]

@@ -1,18 +1,19 @@
 """Features of one video, for notebooks and for tools/extract_features.py.
 
-Every window of DATA.NUM_FRAMES frames, DATA.SAMPLING_RATE apart at DATA.TARGET_FPS, is
-resized to DATA.TEST_CROP_SIZE on its short side and cropped (centre, or the 3 spatial crops
-whose outputs are averaged), then run through the model.
+The windows are those of TEST.DATASET's clip sampler (``data.clip_sampling``): for list and
+folder datasets every window of DATA.NUM_FRAMES frames, DATA.SAMPLING_RATE apart at
+DATA.TARGET_FPS; for SSv2 the whole video, one frame per segment. Each is resized to
+DATA.TEST_CROP_SIZE on its short side and cropped (centre, or the 3 spatial crops whose outputs
+are averaged), then run through the model.
 """
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
 
-from hiera_video.data.transforms import as_video, build_eval_transform, spatial_crop, to_model_layout
-from hiera_video.data.video_decoding import clip_times, open_video
-
-from .windows import sliding_windows
+from hiera_video.data.lookup import clip_sampler
+from hiera_video.data.transforms import build_eval_transform, eval_views
+from hiera_video.data.video_decoding import open_video
 
 
 def window_clips(path: str, cfg, stride_sec: float, num_crops: int) -> Tuple[Dict, Iterator[torch.Tensor]]:
@@ -21,19 +22,18 @@ def window_clips(path: str, cfg, stride_sec: float, num_crops: int) -> Tuple[Dic
     Each clip is float ``[num_crops, C, T, S, S]``. Raises ``VideoDecodeError`` when the
     video cannot be opened or decoded.
     """
-    step = cfg.DATA.SAMPLING_RATE / cfg.DATA.TARGET_FPS
-    span = cfg.DATA.NUM_FRAMES * step
+    sampler = clip_sampler(cfg)
     video = open_video(path, cfg.DATA.DECODING_BACKEND)
     duration = video.duration or 0.0
-    windows = sliding_windows(duration, span, stride_sec)
-    info = dict(fps=video.fps, duration=duration, windows=windows, padded=duration < span)
+    windows = sampler.windows(duration, video.fps, stride_sec)
+    info = dict(fps=video.fps, duration=duration, windows=[(s, e) for s, e, _ in windows],
+                padded=sampler.pads(duration, video.fps))
     transform = build_eval_transform(cfg)
 
     def clips():
         try:
-            for start, _ in windows:
-                frames = video.frames_at(clip_times(start, cfg.DATA.NUM_FRAMES, step))
-                yield clip_from_frames(frames, transform, cfg.DATA.TEST_CROP_SIZE, num_crops)
+            for _, _, times in windows:
+                yield clip_from_frames(video.frames_at(times), transform, cfg.DATA.TEST_CROP_SIZE, num_crops)
         finally:
             video.close()
     return info, clips()
@@ -99,5 +99,4 @@ def extract_features(model, video_path: str, cfg, stride_sec: float = 0.0, num_c
 def clip_from_frames(frames: np.ndarray, transform, size: int, num_crops: int = 1) -> torch.Tensor:
     """uint8 ``[T, H, W, 3]`` frames -> float ``[num_crops, C, T, size, size]``: one window as
     ``window_clips`` prepares it (``transform`` = ``build_eval_transform(cfg)``)."""
-    clip = transform(as_video(torch.from_numpy(frames).permute(0, 3, 1, 2)))
-    return torch.stack([to_model_layout(spatial_crop(clip, size, i, num_crops)) for i in range(num_crops)])
+    return eval_views(torch.from_numpy(frames).permute(0, 3, 1, 2), transform, size, num_crops)

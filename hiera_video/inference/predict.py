@@ -3,29 +3,32 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 
-from hiera_video.data.transforms import as_video, build_eval_transform, spatial_crop, to_model_layout
-from hiera_video.data.video_decoding import clip_times, open_video
+from hiera_video.data.lookup import clip_sampler
+from hiera_video.data.transforms import build_eval_transform, eval_views
+from hiera_video.data.video_decoding import VideoDecodeError, decode_clips
+
+
+def video_views(path: str, cfg, num_temporal: int = 5, num_crops: int = 3) -> torch.Tensor:
+    """float ``[num_temporal x num_crops, C, T, S, S]``: the views the multi-view test of
+    TEST.DATASET takes of ``path`` (its clip sampler, decoded in one pass), temporal-major.
+    Raises ``VideoDecodeError`` when a view cannot be decoded."""
+    sampler = clip_sampler(cfg)
+    clips = decode_clips(path, cfg.DATA.DECODING_BACKEND,
+                         lambda duration, fps: [sampler.view(duration, fps, j, num_temporal) for j in range(num_temporal)])
+    failed = [c for c in clips if isinstance(c, VideoDecodeError)]
+    if failed:
+        raise failed[0]
+    transform = build_eval_transform(cfg)
+    return torch.cat([eval_views(frames, transform, cfg.DATA.TEST_CROP_SIZE, num_crops) for frames in clips])
 
 
 @torch.no_grad()
 def predict_video(model, path: str, cfg, num_temporal: int = 5, num_crops: int = 3) -> torch.Tensor:
-    """Class probabilities ``[K]``: softmax scores averaged over ``num_temporal`` uniform clips
-    x ``num_crops`` spatial crops, as the multi-view test does."""
-    step = cfg.DATA.SAMPLING_RATE / cfg.DATA.TARGET_FPS
-    video = open_video(path, cfg.DATA.DECODING_BACKEND)
-    try:
-        room = max((video.duration or 0.0) - cfg.DATA.NUM_FRAMES * step, 0.0)
-        starts = [room * (i / (num_temporal - 1) if num_temporal > 1 else 0.5) for i in range(num_temporal)]
-        transform = build_eval_transform(cfg)
-        views = []
-        for start in starts:
-            frames = torch.from_numpy(video.frames_at(clip_times(start, cfg.DATA.NUM_FRAMES, step)))
-            clip = transform(as_video(frames.permute(0, 3, 1, 2)))
-            views += [to_model_layout(spatial_crop(clip, cfg.DATA.TEST_CROP_SIZE, c, num_crops)) for c in range(num_crops)]
-    finally:
-        video.close()
+    """Class probabilities ``[K]``: softmax scores averaged over the ``video_views``, as the
+    multi-view test does."""
+    views = video_views(path, cfg, num_temporal, num_crops)
     device = next(model.parameters()).device
-    return model(torch.stack(views).to(device)).float().softmax(-1).mean(0).cpu()
+    return model(views.to(device)).float().softmax(-1).mean(0).cpu()
 
 
 def top_k(probs: torch.Tensor, class_names: Optional[Sequence[str]], k: int = 5) -> List[Tuple[int, str, float]]:

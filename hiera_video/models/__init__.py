@@ -1,3 +1,4 @@
+"""Hiera models. Importing this package registers every model class in ``registry.MODELS``."""
 from .hiera import Hiera
 from .mae import MaskedAutoencoderHiera, create_mae_model
 from .zoo import create_model, list_models, list_pretrained, model_config

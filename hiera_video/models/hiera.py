@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from timm.layers import DropPath
 from torch.utils.checkpoint import checkpoint
 
+from hiera_video.registry import MODELS
+
 from . import fused_cpu
 from .heads import ClassificationHead
 
@@ -170,6 +172,7 @@ class HieraBlock(nn.Module):
                 and fused_cpu.unhooked(self.attn, self.mlp))
 
 
+@MODELS.register()
 class Hiera(nn.Module):
     """Hiera encoder with a classification head.
 

@@ -11,25 +11,26 @@ scatters with fixed counts: no boolean indexing, no host sync, one graph under
 ``torch.compile(fullgraph=True)``. State-dict keys match the official MAE checkpoints
 (``multi_scale_fusion_heads``, ``encoder_norm``, ``decoder_*``, ``mask_token``).
 """
-import difflib
 import logging
 import math
 from functools import partial
-from typing import Optional, Tuple, Union
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from hiera_video.registry import MODELS
+
+from . import pretrained, zoo
 from .hiera import Hiera, HieraBlock, unroll_order
 from .mae_targets import make_target, target_dim
-from .state_dict import load_state_dict_checked
-from .zoo import MODEL_CONFIGS, is_checkpoint_name, resolve_pretrained
 
 logger = logging.getLogger(__name__)
 
 
+@MODELS.register()
 class MaskedAutoencoderHiera(Hiera):
     """Hiera MAE. ``forward(x, mask_ratio)`` or ``forward(x, mask=keep_mask)`` returns
     ``(loss, pred [B, M, P], label [B, M, P], keep_mask [B, num_mask_units])``, where ``M``
@@ -303,47 +304,21 @@ def _interleave(x: torch.Tensor, dims: int) -> torch.Tensor:
     return x.permute(perm)
 
 
-# ---------------------------------------------------------------------- named models
-def _mae_config(base: dict) -> dict:
-    cfg = {k: v for k, v in base.items() if k != "num_classes"}
-    video = len(cfg["input_size"]) == 3
-    # A name builds the release's architecture, so its weights give the release's outputs:
-    # decoder 512 wide, 8 blocks, 16 heads for image and video alike. (Paper table 11a gives
-    # the video decoder 8 heads; a checkpoint cannot tell, so the recipe in configs/MAE sets
-    # HIERA.DECODER_NUM_HEADS 8 itself.) Mask ratio: the paper's 0.9 for video, 0.6 for images.
-    cfg.update(q_pool=2, decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16,
-               mask_ratio=0.9 if video else 0.6, target="pixel", norm_pix_loss=True)
-    return cfg
-
-
-MAE_CONFIGS = {f"mae_{name}": _mae_config(cfg) for name, cfg in MODEL_CONFIGS.items()}
+# ------------------------------------------- old names (the zoo holds MAE names now)
+MAE_CONFIGS = {n: c for n, c in zoo.MODEL_CONFIGS.items() if n.startswith("mae_")}
+create_mae_model = zoo.create_model
 
 
 def list_mae_models(pattern: str = "*"):
-    import fnmatch
-
-    return sorted(n for n in MAE_CONFIGS if fnmatch.fnmatch(n, pattern))
+    return [n for n in zoo.list_models(pattern) if n in MAE_CONFIGS]
 
 
-def create_mae_model(name: str, pretrained: Union[bool, str, None] = None, **overrides) -> MaskedAutoencoderHiera:
-    """Build ``mae_hiera_{size}_{224,16x224}``; ``overrides`` are any constructor argument
-    (``decoder_depth``, ``decoder_num_heads``, ``decoder_embed_dim``, ``mask_ratio``,
-    ``target``, ``drop_path_rate``, ``input_size`` ...). ``pretrained``: ``True`` or a
-    release tag (``"mae_k400"``, ``"mae_in1k"``: ``zoo.list_pretrained()``), or a
-    ``{"model_state": state_dict}`` file, MAE (loaded strictly) or classifier (encoder
-    loaded, decoder fresh; both logged)."""
-    if name not in MAE_CONFIGS:
-        close = difflib.get_close_matches(name, MAE_CONFIGS, n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown MAE model '{name}'.{hint} Valid names: {', '.join(list_mae_models())}")
-    kwargs = {**MAE_CONFIGS[name], **overrides}
-    kwargs["input_size"] = tuple(kwargs["input_size"])
-    path = resolve_pretrained(name, pretrained)  # before building: a bad tag or missing file fails fast
-    model = MaskedAutoencoderHiera(**kwargs)
-    model.model_name = name
-    if path:
-        load_mae_pretrained(model, pretrained if is_checkpoint_name(pretrained) else path)
-    return model
+def load_mae_pretrained(model: MaskedAutoencoderHiera, path: str, require_decoder: bool = False) -> None:
+    """``pretrained.load_mae_pretrained`` that also takes a release tag of ``model.model_name``
+    (``"mae_k400"``)."""
+    zoo.warn_if_not_release_heads(model, path)
+    pretrained.load_mae_pretrained(model, zoo.resolve_pretrained(getattr(model, "model_name", None), path),
+                                   require_decoder)
 
 
 def mae_kwargs_from_state_dict(state: dict) -> dict:
@@ -352,16 +327,14 @@ def mae_kwargs_from_state_dict(state: dict) -> dict:
     encoder's come from the named size with the same width and depth (else 1), the
     decoder's are the release's 16; override them when they differ (a checkpoint of the
     paper's video recipe, configs/MAE, has 8)."""
-    from .zoo import IMAGE, SIZES, VIDEO
-
     w = state["patch_embed.proj.weight"]
     video = w.dim() == 5
-    base = {k: v for k, v in (VIDEO if video else IMAGE).items() if k != "num_classes"}
+    base = {k: v for k, v in (zoo.VIDEO if video else zoo.IMAGE).items() if k != "num_classes"}
     depth = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("blocks."))
     starts = [i for i in range(1, depth) if f"blocks.{i}.proj.weight" in state]
     stages = tuple(b - a for a, b in zip([0] + starts, starts + [depth]))
     embed_dim = w.shape[0]
-    heads = next((a["num_heads"] for a in SIZES.values()
+    heads = next((a["num_heads"] for a in zoo.SIZES.values()
                   if a["embed_dim"] == embed_dim and tuple(a["stages"]) == stages), 1)
     stride = base["patch_stride"]
     if video:
@@ -385,33 +358,3 @@ def mae_kwargs_from_state_dict(state: dict) -> dict:
 def state_keys_prefix(state: dict, prefix: str) -> set:
     """Distinct module indices under ``prefix`` (e.g. fusion heads with weights)."""
     return {k[len(prefix):].split(".")[0] for k in state if k.startswith(prefix)}
-
-
-def load_mae_pretrained(model: MaskedAutoencoderHiera, path: str, require_decoder: bool = False) -> None:
-    """Load an official or project checkpoint (a file, or a release tag of ``model.model_name``,
-    e.g. ``"mae_k400"``) into ``model``; any key that does not fit is
-    named in a ValueError. A classifier checkpoint fills the encoder only (logged), or is an
-    error with ``require_decoder``."""
-    from .pretrained import HEAD_PREFIXES, MAE_ONLY_PREFIXES, adapt_pos_embed, read_state_dict
-
-    name = getattr(model, "model_name", None)
-    if is_checkpoint_name(path) and name in MAE_CONFIGS and model.decoder_blocks:
-        release_heads, heads = MAE_CONFIGS[name]["decoder_num_heads"], model.decoder_blocks[0].attn.heads
-        if heads != release_heads:  # the weights load either way, the outputs then are not the release's
-            logger.warning("release checkpoint %s was trained with %d decoder heads, this model has %d "
-                           "(decoder_num_heads / HIERA.DECODER_NUM_HEADS): its outputs will differ from the "
-                           "release's", path, release_heads, heads)
-    path = resolve_pretrained(name, path)
-    state = read_state_dict(path)
-    own = model.state_dict()
-    if not any(k.startswith(MAE_ONLY_PREFIXES) for k in state):
-        if require_decoder:
-            raise ValueError(f"{path} has no MAE decoder (a classifier checkpoint?); an MAE checkpoint is needed")
-        dropped = sorted({k.split(".")[0] for k in state if k.startswith(HEAD_PREFIXES + ("norm.",))})
-        state = {k: v for k, v in state.items() if not k.startswith(HEAD_PREFIXES + ("norm.",))}
-        fresh = sorted({k.split(".")[0] for k in own if k.startswith(MAE_ONLY_PREFIXES)})
-        logger.warning("%s: classifier checkpoint: encoder loaded, dropped %s, decoder initialised fresh %s",
-                       path, dropped, fresh)
-        state.update({k: v for k, v in own.items() if k.startswith(MAE_ONLY_PREFIXES)})
-    adapt_pos_embed(state, model)
-    load_state_dict_checked(model, state, path, hint="another size, image/video, decoder width or target?")

@@ -1,8 +1,9 @@
-"""Loading official-release and project checkpoints into a Hiera classifier.
+"""Loading official-release and project checkpoint files into a Hiera classifier or MAE.
 
 Official files are ``{"model_state": state_dict}``; MAE files add decoder keys
 (``decoder_*``, ``mask_token``, ``multi_scale_fusion_heads``, ``encoder_norm``). Anything
-that does not fit is named in the error: nothing is silently skipped.
+that does not fit is named in the error: nothing is silently skipped. The loaders take
+files: a release tag (``"mae_k400"``) is resolved by the caller (``zoo.resolve_pretrained``).
 """
 import logging
 import math
@@ -113,3 +114,23 @@ def load_pretrained(model, path: str) -> None:
     # is expected: those start fresh.
     load_state_dict_checked(model, state, path, fresh=HEAD_PREFIXES + ("norm.",),
                             hint="is it another Hiera size or an image/video mismatch?")
+
+
+def load_mae_pretrained(model, path: str, require_decoder: bool = False) -> None:
+    """Load the file ``path`` into the MAE ``model``. An MAE checkpoint must fit it exactly; a
+    classifier checkpoint fills the encoder only and leaves the decoder fresh (logged), or is an
+    error with ``require_decoder``. Any key that does not fit is named in a ValueError."""
+    state = read_state_dict(path)
+    own = model.state_dict()
+    if not any(k.startswith(MAE_ONLY_PREFIXES) for k in state):
+        if require_decoder:
+            raise ValueError(f"{path} has no MAE decoder (a classifier checkpoint?); an MAE checkpoint is needed")
+        classifier_only = HEAD_PREFIXES + ("norm.",)
+        dropped = sorted({k.split(".")[0] for k in state if k.startswith(classifier_only)})
+        state = {k: v for k, v in state.items() if not k.startswith(classifier_only)}
+        fresh = sorted({k.split(".")[0] for k in own if k.startswith(MAE_ONLY_PREFIXES)})
+        logger.warning("%s: classifier checkpoint: encoder loaded, dropped %s, decoder initialised fresh %s",
+                       path, dropped, fresh)
+        state.update({k: v for k, v in own.items() if k.startswith(MAE_ONLY_PREFIXES)})
+    adapt_pos_embed(state, model)
+    load_state_dict_checked(model, state, path, hint="another size, image/video, decoder width or target?")

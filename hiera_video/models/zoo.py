@@ -1,11 +1,21 @@
-"""Named Hiera configurations, the release's checkpoints by name, and the timm-style ``create_model``."""
+"""The one name table: image, video and MAE models by name, the release's checkpoints by name and
+tag, and the timm-style ``create_model`` / ``list_models``.
+
+A name maps to constructor arguments and a builder in ``registry.MODELS`` (``Hiera``,
+``MaskedAutoencoderHiera``: each model module registers its class), so this table sits below
+the model modules and they may use it.
+"""
 import difflib
+import fnmatch
 import logging
 from typing import Dict, List, NamedTuple, Optional, Union
 
 import torch.nn as nn
 
-from .hiera import Hiera
+from hiera_video.registry import MODELS
+
+from .hub import cache_path, cached_checkpoint
+from .pretrained import load_mae_pretrained, load_pretrained
 
 logger = logging.getLogger(__name__)
 
@@ -26,10 +36,30 @@ VIDEO = dict(
     patch_kernel=(3, 7, 7), patch_stride=(2, 4, 4), patch_padding=(1, 3, 3), sep_pos_embed=True,
 )
 
+
+def _mae_config(classifier: dict) -> dict:
+    cfg = {k: v for k, v in classifier.items() if k != "num_classes"}
+    video = len(cfg["input_size"]) == 3
+    # A name builds the release's architecture, so its weights give the release's outputs:
+    # decoder 512 wide, 8 blocks, 16 heads for image and video alike. (Paper table 11a gives
+    # the video decoder 8 heads; a checkpoint cannot tell, so the recipe in configs/MAE sets
+    # HIERA.DECODER_NUM_HEADS 8 itself.) Mask ratio: the paper's 0.9 for video, 0.6 for images.
+    cfg.update(q_pool=2, decoder_embed_dim=512, decoder_depth=8, decoder_num_heads=16,
+               mask_ratio=0.9 if video else 0.6, target="pixel", norm_pix_loss=True)
+    return cfg
+
+
+# name -> constructor arguments: hiera_{size}_224, hiera_{size}_16x224 and their mae_ twins.
 MODEL_CONFIGS: Dict[str, dict] = {}
 for _size, _arch in SIZES.items():
-    MODEL_CONFIGS[f"hiera_{_size}_224"] = {**IMAGE, **_arch}
-    MODEL_CONFIGS[f"hiera_{_size}_16x224"] = {**VIDEO, **_arch}
+    for _name, _base in ((f"hiera_{_size}_224", IMAGE), (f"hiera_{_size}_16x224", VIDEO)):
+        MODEL_CONFIGS[_name] = {**_base, **_arch}
+        MODEL_CONFIGS[f"mae_{_name}"] = _mae_config(MODEL_CONFIGS[_name])
+
+
+def _builder_name(name: str) -> str:
+    """The ``registry.MODELS`` entry that builds model ``name``."""
+    return "MaskedAutoencoderHiera" if name.startswith("mae_") else "Hiera"
 
 
 class Checkpoint(NamedTuple):
@@ -59,16 +89,12 @@ def list_pretrained(pattern: str = "*") -> List[str]:
     """``"model.tag"`` for every release checkpoint of a model matching ``pattern``, defaults first.
 
     ``print(table_of_pretrained())`` shows the same with URLs and cache paths."""
-    import fnmatch
-
     return [f"{name}.{tag}" for name in sorted(PRETRAINED) if fnmatch.fnmatch(name, pattern)
             for tag in PRETRAINED[name]]
 
 
 def table_of_pretrained(pattern: str = "*") -> str:
     """One line per checkpoint: model, tag (``*`` = the default), URL, where the cache keeps it."""
-    from .hub import cache_path
-
     rows = []
     for entry in list_pretrained(pattern):
         name, tag = entry.split(".")
@@ -93,8 +119,6 @@ def resolve_pretrained(name: Optional[str], pretrained, progress: bool = True) -
     ``"model.tag"``: that checkpoint, from torch.hub's cache (downloaded if missing, see
     ``models.hub``); any other string: a path or iopath URI, returned as is.
     """
-    from .hub import cached_checkpoint
-
     if pretrained is None or pretrained is False or pretrained == "":
         return None
     if not is_checkpoint_name(pretrained):
@@ -115,55 +139,60 @@ def resolve_pretrained(name: Optional[str], pretrained, progress: bool = True) -
     return cached_checkpoint(ckpt.url, ckpt.sha256, progress)
 
 
-def _all_configs() -> Dict[str, dict]:
-    from .mae import MAE_CONFIGS  # mae.py builds on this module: import late
-
-    return {**MODEL_CONFIGS, **MAE_CONFIGS}
-
-
-def list_models(pattern: str = "*") -> List[str]:
-    """Names accepted by ``create_model`` (fnmatch ``pattern``): classifiers and ``mae_*`` pretraining models."""
-    import fnmatch
-
-    return sorted(n for n in _all_configs() if fnmatch.fnmatch(n, pattern))
+def list_models(pattern: str = "*", pretrained: bool = False) -> List[str]:
+    """Names accepted by ``create_model`` matching fnmatch ``pattern``: classifiers and ``mae_*``
+    pretraining models; with ``pretrained``, their release checkpoints as ``"model.tag"``
+    (``list_pretrained``), as in timm."""
+    if pretrained:
+        return list_pretrained(pattern)
+    return sorted(n for n in MODEL_CONFIGS if fnmatch.fnmatch(n, pattern))
 
 
 def model_config(name: str) -> dict:
     """Constructor arguments of a named model; unknown names list the valid ones."""
-    configs = _all_configs()
-    if name not in configs:
-        close = difflib.get_close_matches(name, configs, n=3)
+    if name not in MODEL_CONFIGS:
+        close = difflib.get_close_matches(name, MODEL_CONFIGS, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise ValueError(f"unknown model '{name}'.{hint} Valid names: {', '.join(list_models())}")
-    return dict(configs[name])
+    return dict(MODEL_CONFIGS[name])
+
+
+def warn_if_not_release_heads(model: nn.Module, pretrained) -> None:
+    """Warn when a release MAE checkpoint goes into a decoder with other head counts: heads leave
+    no trace in the weights, so it loads, but the outputs are not the release's."""
+    release = MODEL_CONFIGS.get(getattr(model, "model_name", None), {}).get("decoder_num_heads")
+    if release is None or not is_checkpoint_name(pretrained) or not model.decoder_blocks:
+        return
+    heads = model.decoder_blocks[0].attn.heads
+    if heads != release:
+        logger.warning("release checkpoint %s was trained with %d decoder heads, this model has %d "
+                       "(decoder_num_heads / HIERA.DECODER_NUM_HEADS): its outputs will differ from the "
+                       "release's", pretrained, release, heads)
 
 
 def create_model(name: str, pretrained: Union[bool, str, None] = None, **overrides) -> nn.Module:
-    """Build a named Hiera, optionally loading an official-format checkpoint.
+    """Build a named Hiera classifier or, for ``mae_*`` names, the sparse MAE (``models.mae``),
+    optionally loading an official-format checkpoint.
 
     Args:
-        name: one of ``list_models()``, e.g. ``"hiera_base_16x224"``; ``mae_*`` names build
-            the sparse MAE (``models.mae``) instead of a classifier.
+        name: one of ``list_models()``, e.g. ``"hiera_base_16x224"``, ``"mae_hiera_base_16x224"``.
         pretrained: ``True`` for the release's default checkpoint of ``name``, a release tag
             (``"mae_k400_ft_k400"``, ``"mae_k400"``, ``"mae_in1k_ft_in1k"``, ``"mae_in1k"``:
             ``list_pretrained()``), or a local path / iopath URI of a
-            ``{"model_state": state_dict}`` file (the release's format or this project's).
-        overrides: any ``Hiera`` argument, e.g. ``num_classes``, ``input_size``,
-            ``drop_path_rate``, ``head_dropout``, ``in_chans``, ``act_checkpoint``.
+            ``{"model_state": state_dict}`` file (the release's format or this project's). An
+            MAE loads an MAE file strictly, a classifier file into its encoder (decoder fresh).
+        overrides: any constructor argument, e.g. ``num_classes``, ``input_size``,
+            ``drop_path_rate``, ``head_dropout``, ``in_chans``, ``act_checkpoint``; for MAE
+            names also ``decoder_depth``, ``decoder_num_heads``, ``mask_ratio``, ``target`` ...
     """
-    if name.startswith("mae_"):
-        from .mae import create_mae_model
-
-        return create_mae_model(name, pretrained=pretrained, **overrides)
-    kwargs = model_config(name)
-    kwargs.update(overrides)
-    if "input_size" in kwargs:
-        kwargs["input_size"] = tuple(kwargs["input_size"])
-    path = resolve_pretrained(name, pretrained)  # before building: a bad tag fails fast
-    model = Hiera(**kwargs)
+    kwargs = {**model_config(name), **overrides}
+    kwargs["input_size"] = tuple(kwargs["input_size"])
+    path = resolve_pretrained(name, pretrained)  # before building: a bad tag or missing file fails fast
+    model = MODELS.get(_builder_name(name))(**kwargs)
     model.model_name = name  # lets CHECKPOINT_FILE_PATH tags resolve against this model later
-    if path:
-        from .pretrained import load_pretrained
-
+    if path and name.startswith("mae_"):
+        warn_if_not_release_heads(model, pretrained)
+        load_mae_pretrained(model, path)
+    elif path:
         load_pretrained(model, path)
     return model

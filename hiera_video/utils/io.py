@@ -74,3 +74,8 @@ def check_writable(out_dir: str) -> None:
         os.remove(os.path.join(out_dir, ".write_test"))
     except OSError as e:
         raise PermissionError(f"output folder '{out_dir}' is not writable ({e.strerror}); choose another --out") from None
+
+
+def output_path(out_dir: str, path: str) -> str:
+    """``path`` under ``out_dir`` unless it is absolute or a URI."""
+    return path if os.path.isabs(path) or "://" in path else os.path.join(out_dir, path)

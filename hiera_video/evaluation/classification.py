@@ -1,4 +1,4 @@
-"""Evaluation: softmax scores summed over each video's views, every video counted once.
+"""Classification scoring: softmax scores summed over each video's views, every video counted once.
 
 Each rank adds its items' scores into a ``[num_videos, K]`` table by video index; the
 tables are summed over ranks, so a video whose views landed on several ranks (or a shard
@@ -13,7 +13,7 @@ from typing import Callable, Dict, Iterable, Iterator, List
 import torch
 import torch.nn.functional as F
 
-from .distributed import all_reduce_sum
+from hiera_video.utils.dist import all_reduce_sum
 
 logger = logging.getLogger(__name__)
 

@@ -17,25 +17,24 @@ the same boxes with uniform random scores, the chance level) under OUTPUT_DIR.
 """
 import json
 import logging
-import os
 import warnings
 from typing import Dict, List, Tuple
 
 import numpy as np
 import torch
 
+from hiera_video.config import require
 from hiera_video.data.ava import ava_path
 from hiera_video.evaluation.ava_map import (detections_from_predictions, evaluate_frame_map, read_labelmap,
                                             write_detections_csv)
 from hiera_video.models.pretrained import read_state_dict
 from hiera_video.models.state_dict import load_state_dict_checked
 from hiera_video.models.roi_head import AVAROIHead, HieraAVADetector
+from hiera_video.utils.dist import all_gather_object
+from hiera_video.utils.io import output_path, write_text
 
-from .build import build_model, load_train_init
-from hiera_video.utils.dist import is_main_process
-
-from .distributed import all_gather_object, barrier
-from .tasks import Task, register_task
+from ..build import build_model, load_train_init
+from .base import Task, register_task
 
 logger = logging.getLogger(__name__)
 
@@ -47,13 +46,32 @@ def _unwrap(model):
     return model
 
 
-def _out_path(cfg, path: str) -> str:
-    return path if os.path.isabs(path) else os.path.join(cfg.OUTPUT_DIR, path)
-
-
-@register_task("detection")
+@register_task
 class DetectionTask(Task):
     """AVA frame-level action detection (see the module docstring)."""
+
+    name = "detection"
+
+    @classmethod
+    def validate(cls, cfg) -> None:
+        m, a, d = cfg.MODEL, cfg.AVA, cfg.DATA
+        require(m.NUM_CLASSES >= 1, "MODEL.NUM_CLASSES", m.NUM_CLASSES, "must be >= 1 (the label map's ids)")
+        require(m.LOSS_FUNC in ("bce", "cross_entropy"), "MODEL.LOSS_FUNC", m.LOSS_FUNC,
+                "TASK detection expects bce (multi-label sigmoid) or cross_entropy (softmax)")
+        for section in ("TRAIN", "TEST"):
+            require(cfg[section].DATASET.lower() == "ava", f"{section}.DATASET", cfg[section].DATASET,
+                    "TASK detection reads AVA data: set ava")
+        require(not cfg.MIXUP.ENABLE, "MIXUP.ENABLE", cfg.MIXUP.ENABLE, "mixup/cutmix is not defined for person boxes")
+        require(0 <= a.DETECTION_SCORE_THRESH <= 1, "AVA.DETECTION_SCORE_THRESH", a.DETECTION_SCORE_THRESH,
+                "must be a score in [0, 1]")
+        require(len(a.KEYFRAME_RANGE) == 2 and a.KEYFRAME_RANGE[0] <= a.KEYFRAME_RANGE[1], "AVA.KEYFRAME_RANGE",
+                a.KEYFRAME_RANGE, "must be [first, last] seconds (902, 1798 for AVA)")
+        require(a.FPS > 0, "AVA.FPS", a.FPS, "must be > 0 (frames extracted per second)")
+        require(cfg.DETECTION.ROI_XFORM_RESOLUTION >= 1, "DETECTION.ROI_XFORM_RESOLUTION",
+                cfg.DETECTION.ROI_XFORM_RESOLUTION, "must be >= 1")
+        require(len(d.TRAIN_JITTER_SCALES) == 2 and d.TRAIN_JITTER_SCALES[0] >= d.TRAIN_CROP_SIZE,
+                "DATA.TRAIN_JITTER_SCALES", d.TRAIN_JITTER_SCALES,
+                f"must be [min, max] short sides >= DATA.TRAIN_CROP_SIZE={d.TRAIN_CROP_SIZE}")
 
     def __init__(self, cfg):
         super().__init__(cfg)
@@ -166,7 +184,7 @@ class DetectionTask(Task):
             warnings.simplefilter("ignore")  # the same warnings as above
             chance = self._score(self.detections(keys, boxes, rand)[0], labelmap)["mAP"]
         dataset = loader.dataset
-        results = {
+        return {
             "mAP": res["mAP"], "random_score_mAP": chance,
             "per_class": {str(c): ap for c, ap in res["per_class"].items()},
             "class_names": {str(c): n for c, n in labelmap.items()},
@@ -174,16 +192,19 @@ class DetectionTask(Task):
             "skipped_keyframes": [f"{v},{t:04d}: {why}" for v, t, why in getattr(dataset, "skipped", [])],
             "failed_keyframes": failed,
             "checkpoint": checkpoint, "groundtruth": self.gt_path, "exclusions": self.exclusions,
-            "detections_file": _out_path(self.cfg, self.cfg.AVA.DETECTIONS_FILE),
+            "detections": dets,
         }
-        if is_main_process():
-            n = write_detections_csv(results["detections_file"], dets)
-            path = _out_path(self.cfg, self.cfg.AVA.RESULTS_FILE)
-            with open(path, "w") as f:
-                json.dump(results, f, indent=2)
-            logger.info("AVA test: frame-mAP@0.5 %.4f (random scores: %.4f) over %d classes with ground truth, "
-                        "%d keyframes, %d boxes; wrote %d detections to %s and %s", res["mAP"], chance,
-                        sum(ap is not None for ap in res["per_class"].values()), len(dets), len(keys), n,
-                        results["detections_file"], path)
-        barrier()
-        return results
+
+    def write_results(self, results, out_dir):
+        """AVA.DETECTIONS_FILE (official CSV, from ``detections``) and AVA.RESULTS_FILE, then the summary."""
+        results["detections_file"] = output_path(out_dir, self.cfg.AVA.DETECTIONS_FILE)
+        write_detections_csv(results["detections_file"], results.pop("detections"))
+        written = [results["detections_file"], output_path(out_dir, self.cfg.AVA.RESULTS_FILE)]
+        write_text(written[1], json.dumps(results, indent=2))
+        return written + super().write_results(results, out_dir)
+
+    def summary(self, results):
+        classes = sum(ap is not None for ap in results["per_class"].values())
+        return (f"AVA frame-mAP@0.5 {results['mAP']:.4f} (random scores: {results['random_score_mAP']:.4f}) over "
+                f"{classes} classes with ground truth, {results['num_keyframes']} keyframes, "
+                f"{results['num_boxes']} boxes")

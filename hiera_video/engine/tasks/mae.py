@@ -1,6 +1,6 @@
 """TASK mae: sparse MAE pretraining (paper section 4, appendix A, table 11a).
 
-Model: ``create_mae_model("mae_" + MODEL.MODEL_NAME)`` (a ``mae_`` name is taken as is) with
+Model: ``create_model("mae_" + MODEL.MODEL_NAME)`` (a ``mae_`` name is taken as is) with
 the encoder from MODEL.*/HIERA.*/DATA.* as for finetuning, the decoder from
 HIERA.DECODER_{EMBED_DIM,DEPTH,NUM_HEADS} and the masking from MASK.* (MASK_RATIO, TARGET
 ``pixel`` | ``hog``, NORM_PIX_LOSS). Labels are ignored.
@@ -17,12 +17,14 @@ from typing import Dict
 
 import torch
 
+from hiera_video.config import require
 from hiera_video.errors import ConfigError
-from hiera_video.models.mae import create_mae_model, load_mae_pretrained
+from hiera_video.models.mae import load_mae_pretrained
+from hiera_video.models.zoo import create_model
+from hiera_video.utils.dist import all_reduce_sum
 
-from .build import model_kwargs
-from .distributed import all_reduce_sum
-from .tasks import Task, register_task
+from ..build import model_kwargs
+from .base import Task, register_task
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +33,27 @@ def mae_model_name(name: str) -> str:
     return name if name.startswith("mae_") else "mae_" + name
 
 
-@register_task("mae")
+@register_task
 class MAETask(Task):
     """Masked-autoencoder pretraining of a Hiera encoder (see the module docstring)."""
+
+    name = "mae"
+
+    @classmethod
+    def validate(cls, cfg) -> None:
+        k, h = cfg.MASK, cfg.HIERA
+        require(0 < k.MASK_RATIO < 1, "MASK.MASK_RATIO", k.MASK_RATIO,
+                "must be in (0, 1): the fraction of mask units deleted (0.9 for video, 0.6 for images)")
+        require(k.TARGET in ("pixel", "hog"), "MASK.TARGET", k.TARGET, "expected pixel or hog")
+        require(not cfg.MIXUP.ENABLE, "MIXUP.ENABLE", cfg.MIXUP.ENABLE,
+                "mixup/cutmix needs labels; MAE pretraining has none")
+        for section in ("TRAIN", "TEST"):
+            require(cfg[section].DATASET.lower() != "ava", f"{section}.DATASET", cfg[section].DATASET,
+                    "TASK mae reads video clips (kinetics or ssv2), not AVA keyframes")
+        for key in ("DECODER_EMBED_DIM", "DECODER_DEPTH", "DECODER_NUM_HEADS"):
+            require(h[key] >= 1, f"HIERA.{key}", h[key], "must be >= 1")
+        require(h.DECODER_EMBED_DIM % h.DECODER_NUM_HEADS == 0, "HIERA.DECODER_NUM_HEADS", h.DECODER_NUM_HEADS,
+                f"must divide HIERA.DECODER_EMBED_DIM={h.DECODER_EMBED_DIM}")
 
     def build_model(self, for_test: bool = False):
         cfg = self.cfg
@@ -43,7 +63,7 @@ class MAETask(Task):
                   target=cfg.MASK.TARGET, norm_pix_loss=cfg.MASK.NORM_PIX_LOSS)
         name = mae_model_name(cfg.MODEL.MODEL_NAME)
         try:
-            model = create_mae_model(name, **kw)
+            model = create_model(name, **kw)
             model.num_kept(cfg.MASK.MASK_RATIO)  # fails early when the ratio keeps no unit (or all)
         except ValueError as e:
             raise ConfigError(f"cannot build {name} from MODEL.*/HIERA.*/MASK.*/DATA.* ({e})") from None
@@ -70,7 +90,7 @@ class MAETask(Task):
         failed_views = torch.zeros(loader.dataset.num_videos, dtype=torch.float64)
         kept = model.num_kept(self.cfg.MASK.MASK_RATIO)
         for batch in loader:
-            ok = batch["ok"].bool() if "ok" in batch else torch.ones(len(batch["label"]), dtype=torch.bool)
+            ok = batch["ok"].bool() if "ok" in batch else torch.ones(batch["video"].shape[0], dtype=torch.bool)
             failed_views.index_add_(0, batch["index"][~ok], torch.ones(int((~ok).sum()), dtype=torch.float64))
             if not ok.any():
                 continue

@@ -1,70 +1,38 @@
-"""Tasks: what a TASK value means to the engine (model, weights, step, evaluation).
-
-The train loop and run_net only talk to a ``Task``; a new task (``mae``, ``detection``)
-registers a subclass with ``@register_task("name")`` and needs no change to the loop.
-``pretrain.py`` (TASK mae) and ``detection.py`` (TASK detection) are examples.
-
-The module defining it must be imported here (below) so that TASK validation knows it.
-"""
-from typing import Dict, Optional, Tuple
+"""TASK classification: finetuning and multi-view testing of a video (or image) classifier."""
+import json
+from typing import Tuple
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-from .build import build_model, load_test_weights, load_train_init
+from hiera_video.config import require
+from hiera_video.evaluation.classification import evaluate_views, test_results, val_results
+from hiera_video.utils.io import output_path, write_lines
 
-TASKS: Dict[str, type] = {}
-
-
-def register_task(name: str):
-    def deco(cls):
-        TASKS[name] = cls
-        cls.name = name
-        return cls
-    return deco
+from .base import Task, register_task
 
 
-class Task:
-    """The interface the engine uses. Subclasses override what differs."""
-
-    name = ""
-    find_unused_parameters = False  # for DistributedDataParallel
-
-    def __init__(self, cfg):
-        self.cfg = cfg
-
-    def build_model(self, for_test: bool = False) -> nn.Module:
-        return build_model(self.cfg, for_test=for_test)
-
-    def load_train_init(self, model: nn.Module, path: str) -> None:
-        """TRAIN.CHECKPOINT_FILE_PATH: initialise before training (head may be re-initialised)."""
-        load_train_init(model, path)
-
-    def load_test_weights(self, model: nn.Module, path: str) -> None:
-        """Weights to test; everything must fit."""
-        load_test_weights(model, path)
-
-    def training_step(self, model: nn.Module, batch: Dict, device) -> Tuple[torch.Tensor, Dict[str, float]]:
-        """One micro-batch -> (scalar loss, extra per-step metrics). Runs inside autocast."""
-        raise NotImplementedError
-
-    def evaluate(self, model: nn.Module, loader, device, autocast) -> Dict[str, float]:
-        """Periodic validation during training -> metrics (all ranks return the same)."""
-        raise NotImplementedError
-
-    def test(self, model: nn.Module, loader, device, autocast, checkpoint: str) -> Dict:
-        """Final test -> results dict (written by the caller)."""
-        raise NotImplementedError
-
-    def summary(self, results: Dict) -> Optional[str]:
-        """One line for the log after the test, or None when the task logs its own."""
-        return None
-
-
-@register_task("classification")
+@register_task
 class ClassificationTask(Task):
-    """Video / image classification: (mixup-)soft-target loss, top-1/top-5, multi-view test."""
+    """(Mixup-)soft-target loss, top-1/top-5, views of each video averaged in the test."""
+
+    name = "classification"
+    test_plots = True
+
+    @classmethod
+    def validate(cls, cfg) -> None:
+        """MODEL.NUM_CLASSES 0 is counted from the data (folder, ucf101, hmdb51, classnames.txt)."""
+        from hiera_video.data.folders import num_classes_from_data
+
+        m, x = cfg.MODEL, cfg.MIXUP
+        if m.NUM_CLASSES == 0:  # before the model is built: the dataset counts its classes
+            m.NUM_CLASSES = num_classes_from_data(cfg)
+        require(m.NUM_CLASSES >= 1, "MODEL.NUM_CLASSES", m.NUM_CLASSES, "must be >= 1 (0: from the data)")
+        if x.ENABLE:
+            require(x.ALPHA > 0 or x.CUTMIX_ALPHA > 0, "MIXUP.ALPHA/CUTMIX_ALPHA", (x.ALPHA, x.CUTMIX_ALPHA),
+                    "MIXUP.ENABLE needs mixup or cutmix alpha > 0")
+            require(m.LOSS_FUNC != "cross_entropy", "MODEL.LOSS_FUNC", m.LOSS_FUNC,
+                    "mixup/cutmix give soft targets: use soft_cross_entropy or bce")
 
     def __init__(self, cfg):
         super().__init__(cfg)
@@ -116,19 +84,19 @@ class ClassificationTask(Task):
         return loss, {"top1": top1}
 
     def evaluate(self, model, loader, device, autocast):
-        from .evaluate import evaluate_views, val_results
-
         return val_results(evaluate_views(model, loader, device, autocast, self.num_classes), loader.dataset)
 
     def test(self, model, loader, device, autocast, checkpoint):
-        from .evaluate import evaluate_views, test_results
-
         res = evaluate_views(model, loader, device, autocast, self.num_classes)
         return test_results(res, loader.dataset, checkpoint)
+
+    def write_results(self, results, out_dir):
+        """TEST.SAVE_PREDICTIONS_PATH: one JSON line per video (``predictions``), then the summary."""
+        path = output_path(out_dir, self.cfg.TEST.SAVE_PREDICTIONS_PATH)
+        write_lines(path, (json.dumps(row) for row in results.pop("predictions")))
+        results["predictions_file"] = path
+        return [path] + super().write_results(results, out_dir)
 
     def summary(self, results):
         return (f"top1 {results['top1']:.2f}%, top5 {results['top5']:.2f}% over {results['num_videos']} videos "
                 f"x {results['num_views']} views")
-
-
-from . import detection, pretrain  # noqa: E402,F401  (register "detection" and "mae")

@@ -1,0 +1,1 @@
+"""Command-line entry points (console_scripts in setup.py; tools/*.py are shims over them)."""

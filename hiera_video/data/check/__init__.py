@@ -1,0 +1,1 @@
+"""The pieces of the dataset checker that ``data/dataset_check.py`` runs."""
