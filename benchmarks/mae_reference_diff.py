@@ -9,15 +9,12 @@ largest prediction and label differences. Needs ``pip install hiera-transformer`
 """
 import argparse
 import os
-import sys
 import tempfile
 import warnings
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import torch
 
-import torch  # noqa: E402
-
-from hiera_video import create_model  # noqa: E402
+from hiera_video import create_model
 
 
 def main(argv=None):

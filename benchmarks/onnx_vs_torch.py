@@ -11,16 +11,13 @@ alike. Prints the median and the range of each, their ratio and the outputs' max
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import torch
 
-import torch  # noqa: E402
-
-from hiera_video.models import export  # noqa: E402
-from hiera_video.models.zoo import create_model  # noqa: E402
+from hiera_video.models import export
+from hiera_video.models.zoo import create_model
 
 
 def main(argv=None):

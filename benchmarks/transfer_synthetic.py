@@ -17,9 +17,8 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
-from hiera_video.data.synthetic_transfer import generate  # noqa: E402
+from hiera_video.data.synthetic_transfer import generate
 
 CFG = "configs/Transfer/HIERA_TINY_TRANSFER.yaml"
 

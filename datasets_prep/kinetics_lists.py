@@ -26,9 +26,7 @@ import os
 import sys
 from typing import Dict, List, Optional, Tuple
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from hiera_video.data.generated_folder import check_new_files  # noqa: E402
+from hiera_video.data.generated_folder import check_new_files
 
 VIDEO_EXTS = (".mp4", ".webm", ".mkv", ".avi", ".mov")
 

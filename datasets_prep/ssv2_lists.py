@@ -16,10 +16,8 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from hiera_video.data.generated_folder import check_new_files  # noqa: E402
-from hiera_video.data.ssv2 import read_ssv2  # noqa: E402
+from hiera_video.data.generated_folder import check_new_files
+from hiera_video.data.ssv2 import read_ssv2
 
 
 def main(argv=None) -> int:

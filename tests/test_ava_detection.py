@@ -85,6 +85,7 @@ def _run(args, cwd):
     return r
 
 
+@pytest.mark.slow
 def test_demo_end_to_end_through_run_net(tmp_path):
     data, out = str(tmp_path / "data"), str(tmp_path / "run")
     _run(["OUTPUT_DIR", out, "DATA.PATH_TO_DATA_DIR", data], str(tmp_path))

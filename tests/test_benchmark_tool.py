@@ -7,6 +7,7 @@ import sys
 import pytest
 
 
+@pytest.mark.slow
 def test_speed_rows_against_reference(tmp_path):
     pytest.importorskip("hiera", reason="reference implementation not installed")
     out = tmp_path / "bench.json"
@@ -44,6 +45,7 @@ def test_flops_rows(tmp_path):
     assert row["model"] == "hiera_tiny_224" and round(row["gflops"]) == 5 and round(row["mparams"]) == 28
 
 
+@pytest.mark.slow
 def test_json_written_by_default_in_the_current_folder(tmp_path):
     tool = os.path.abspath("tools/benchmark.py")
     run = subprocess.run([sys.executable, tool, "--flops", "--models", "hiera_tiny_224"],
@@ -83,6 +85,7 @@ def test_nothing_to_measure_is_an_error():
     assert run.returncode != 0 and "choose what to measure" in run.stderr
 
 
+@pytest.mark.slow
 def test_act_checkpoint_rows(tmp_path):
     out = tmp_path / "act_checkpoint.json"
     run = subprocess.run([sys.executable, "tools/benchmark.py", "--act-checkpoint", "--model", "hiera_tiny_224",

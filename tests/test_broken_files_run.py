@@ -13,6 +13,8 @@ import pytest
 from engine_utils import json_stats, run_net, synthetic_dir, tiny_opts
 from video_zoo import write_zoo
 
+pytestmark = pytest.mark.slow  # subprocess runs: `pytest -m "not slow"` leaves them out
+
 BROKEN_KINDS = ("truncated", "zero_bytes", "not_a_video", "missing")
 
 

@@ -5,10 +5,13 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 from engine_utils import REPO_ROOT, json_stats, run_net, tiny_opts
 
 from hiera_video.data.synthetic import CLASSES, clip_spec, render_clip, write_mp4
+
+pytestmark = pytest.mark.slow  # subprocess runs: `pytest -m "not slow"` leaves them out
 
 NAMES = ["move_left", "move_right", "rotate_clockwise"]
 

@@ -3,9 +3,12 @@ validate and test exactly like 1 process with the same global batch, and the mul
 test counts each video once although its items do not split evenly over the ranks."""
 import json
 
+import pytest
 import torch
 
 from engine_utils import SYNTH, json_stats, run_in_process, run_net, synthetic_dir, tiny_opts
+
+pytestmark = pytest.mark.slow  # subprocess runs: `pytest -m "not slow"` leaves them out
 
 
 def test_two_gloo_processes_match_one_process(tmp_path_factory, tmp_path):

@@ -27,6 +27,7 @@ def _train(cfg):
     return runner.train(cfg, ClassificationTask(cfg))
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_is_bit_identical(data, tmp_path, monkeypatch):
     # Mixup, drop path, head dropout and a loader worker: every random stream is exercised.
     extra = ["SOLVER.MAX_EPOCH", "2", "MIXUP.ENABLE", "True", "HIERA.DROP_PATH_RATE", "0.1",
@@ -62,6 +63,7 @@ def test_resume_after_interruption_is_bit_identical(data, tmp_path, monkeypatch)
     (0.0, 5, float("nan"), "loss is nan"),
     (3.0, 6, 100.0, "loss exploded"),
 ])
+@pytest.mark.slow
 def test_bad_loss_stops_naming_iteration_and_last_checkpoint(data, tmp_path, monkeypatch, factor, bad_call,
                                                               scale, expected):
     # Mixed precision float16 with a GradScaler (on CPU here) along the way.
@@ -89,6 +91,7 @@ def test_gpus_requested_without_cuda_says_how_to_run_on_cpu(tmp_path):
         launch_job(cfg, runner.run)
 
 
+@pytest.mark.slow
 def test_demo_config_end_to_end_then_test_only_with_official_weights(data, tmp_path):
     out = tmp_path / "demo"
     small = ["DATA.PATH_TO_DATA_DIR", data, "OUTPUT_DIR", str(out), "SOLVER.MAX_EPOCH", "2",

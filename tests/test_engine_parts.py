@@ -2,6 +2,7 @@
 gradient accumulation."""
 import math
 
+import pytest
 import torch
 
 from engine_utils import synthetic_dir, tiny_cfg
@@ -72,6 +73,7 @@ def test_video_cutmix_uses_one_box_for_all_frames():
     assert math.isclose(float(target[0, 1]), float(box.float().mean()), rel_tol=1e-6)
 
 
+@pytest.mark.slow
 def test_grad_accumulation_matches_the_full_batch(tmp_path_factory, tmp_path):
     data = synthetic_dir(tmp_path_factory)
     finals = []

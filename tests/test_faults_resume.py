@@ -18,6 +18,8 @@ from fault_injection import sigkill_when_file_appears
 from hiera_video.data.samplers import EpochShuffleSampler
 from hiera_video.engine.checkpoint import load_checkpoint_file
 
+pytestmark = pytest.mark.slow  # subprocess runs: `pytest -m "not slow"` leaves them out
+
 INJECT = os.path.join(REPO_ROOT, "tests", "fault_injection.py")
 # Mixup, drop path, head dropout and a prefetching loader worker: every random stream and the
 # sampler position are exercised.

@@ -20,6 +20,7 @@ PAPER = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(PAPER))
 def test_flops_and_params_match_paper(name):
     model = create_model(name)

@@ -16,6 +16,7 @@ def tiny_video(**kw):
 
 @pytest.mark.parametrize("name,shape", [("hiera_base_224", (2, 3, 224, 224)),
                                         ("hiera_base_16x224", (1, 3, 16, 224, 224))])
+@pytest.mark.slow
 def test_same_outputs_as_reference(name, shape, tmp_path):
     """Random weights of the release's factory, saved in the official format, give its outputs
     (tests/test_zoo_release.py checks every other name's architecture against its factory)."""

@@ -32,6 +32,7 @@ def run(args):
     return subprocess.run([sys.executable] + args, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_demo_prints_five_named_classes(checkpoint, real_videos_dir, tmp_path):
     ckpt, names = checkpoint
     out = tmp_path / "overlay.mp4"
@@ -60,6 +61,7 @@ def test_demo_warns_on_class_name_mismatch(checkpoint, real_videos_dir, tmp_path
     assert "(class " in result.stdout
 
 
+@pytest.mark.slow
 def test_extract_features_cli(checkpoint, real_videos_dir, tmp_path):
     ckpt, _ = checkpoint
     out = tmp_path / "feats"

@@ -20,6 +20,8 @@ from data_helpers import tiny_checkpoint
 from hiera_video.data.synthetic import render_clip, rgb_to_yuv420p, sample_appearance
 from hiera_video.inference.live_source import LiveReader
 
+pytestmark = pytest.mark.slow  # subprocess runs: `pytest -m "not slow"` leaves them out
+
 FPS = 30
 CFG = "configs/Synthetic/HIERA_TINY_DEMO.yaml"
 # A model that needs longer than a window stride (one frame, 33 ms) on one thread of a fast

@@ -66,6 +66,7 @@ def test_equivalence_small_image(tmp_path):
     _compare(ref, ours, torch.randn(2, 3, 64, 96), 0.5)
 
 
+@pytest.mark.slow
 def test_equivalence_release_base_16x224(tmp_path):
     """The release's own mae_hiera_base_16x224, nothing overridden: its weights give its loss and
     predictions here (with the paper's 8 decoder heads instead of its 16, the loss was 6.7e-4
@@ -124,6 +125,7 @@ def _generated_clip():
     return torch.sin(0.2 * w + 0.6 * t + c) + torch.cos(0.15 * h - 0.3 * t)
 
 
+@pytest.mark.slow
 def test_loss_decreases_on_generated_clip():
     torch.manual_seed(0)
     model = small_video(decoder_depth=1).train()

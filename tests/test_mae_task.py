@@ -30,6 +30,7 @@ def _small(data, out, *extra):
             *[x for k, v in SYNTH.items() for x in (f"DATA.SYNTHETIC.{k}", str(v))], *extra]
 
 
+@pytest.mark.slow
 def test_mae_pretraining_logs_checkpoints_resumes_and_finetunes(data, tmp_path, caplog):
     out = tmp_path / "mae"
     test_opts = ["TEST.ENABLE", "True", "TEST.BATCH_SIZE", "8", "TEST.NUM_ENSEMBLE_VIEWS", "1",

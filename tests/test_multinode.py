@@ -24,6 +24,8 @@ import torch
 from engine_utils import REPO_ROOT, RUN_NET, SYNTH, json_stats, synthetic_dir, tiny_opts
 from hiera_video.engine.checkpoint import load_checkpoint_file
 
+pytestmark = pytest.mark.slow  # subprocess runs: `pytest -m "not slow"` leaves them out
+
 INJECT = os.path.join(REPO_ROOT, "tests", "fault_injection.py")
 # 3 updates of 4 clips (2 per rank), a checkpoint after update 2; test: 5 videos x 3 crops.
 EXTRA = ["SOLVER.MAX_EPOCH", "1", "TEST.NUM_ENSEMBLE_VIEWS", "1", "TEST.BATCH_SIZE", "2",

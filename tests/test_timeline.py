@@ -147,6 +147,7 @@ def run_demo(*args):
                           timeout=300)
 
 
+@pytest.mark.slow
 def test_timeline_cli_writes_files_and_names_bad_input(change_video, tmp_path):
     """The command line with a (random) tiny Hiera checkpoint: four files, one row per window; a missing video."""
     torch.manual_seed(0)
