@@ -15,6 +15,8 @@ from hiera_video.data.lookup import clip_sampler
 from hiera_video.data.transforms import build_eval_transform, eval_views
 from hiera_video.data.video_decoding import open_video
 
+from .precision import model_dtype
+
 
 def window_clips(path: str, cfg, stride_sec: float, num_crops: int) -> Tuple[Dict, Iterator[torch.Tensor]]:
     """Open ``path``; return its info (fps, duration, windows, padded) and an iterator of clips.
@@ -47,7 +49,7 @@ def run_clips(model, clips: torch.Tensor, stage: Optional[int] = None, logits: b
     ``stage{k}`` maps ``[N, T', H', W', C_k]`` in spatial order.
     """
     n, crops = clips.shape[:2]
-    x = clips.flatten(0, 1)
+    x = clips.flatten(0, 1).to(model_dtype(model))
     out = {}
     if stage is None:
         feats = model.forward_features(x)
@@ -58,7 +60,7 @@ def run_clips(model, clips: torch.Tensor, stage: Optional[int] = None, logits: b
     out["features"] = feats.unflatten(0, (n, crops)).mean(1)
     if logits:
         out["logits"] = model.forward_head(feats).unflatten(0, (n, crops)).mean(1)
-    return out
+    return {k: v.float() for k, v in out.items()}
 
 
 def extract_features(model, video_path: str, cfg, stride_sec: float = 0.0, num_crops: int = 1,

@@ -7,6 +7,8 @@ from hiera_video.data.lookup import clip_sampler
 from hiera_video.data.transforms import build_eval_transform, eval_views
 from hiera_video.data.video_decoding import VideoDecodeError, decode_clips
 
+from .precision import model_dtype
+
 
 def video_views(path: str, cfg, num_temporal: int = 5, num_crops: int = 3) -> torch.Tensor:
     """float ``[num_temporal x num_crops, C, T, S, S]``: the views the multi-view test of
@@ -28,7 +30,7 @@ def predict_video(model, path: str, cfg, num_temporal: int = 5, num_crops: int =
     multi-view test does."""
     views = video_views(path, cfg, num_temporal, num_crops)
     device = next(model.parameters()).device
-    return model(views.to(device)).float().softmax(-1).mean(0).cpu()
+    return model(views.to(device, model_dtype(model))).float().softmax(-1).mean(0).cpu()
 
 
 def top_k(probs: torch.Tensor, class_names: Optional[Sequence[str]], k: int = 5) -> List[Tuple[int, str, float]]:
