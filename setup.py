@@ -26,6 +26,8 @@ setup(
     extras_require={
         # hiera-transformer is the official reference implementation the tests compare against.
         # onnx/onnxruntime/onnxscript: tools/export.py and its tests (torch's ONNX exporter needs onnxscript).
+        # torchcodec: DATA.DECODING_BACKEND torchcodec; needs FFmpeg's shared libraries (apt-get install -y ffmpeg).
+        "torchcodec": ["torchcodec"],
         "dev": ["pytest>=7", "hiera-transformer==0.1.4", "h5py", "onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.1"],
     },
     # tools/*.py are shims over these, for PySlowFast habits (python tools/run_net.py ...).
