@@ -35,7 +35,7 @@ from hiera_video.inference.extract import extract_features
 from hiera_video.inference.live import run_live
 from hiera_video.inference.live_display import open_display
 from hiera_video.inference.live_source import LiveReader
-from hiera_video.inference.precision import for_inference
+from hiera_video.inference.precision import add_dtype_argument, for_inference
 from hiera_video.inference.predict import predict_video, top_k, write_overlay
 from hiera_video.inference.timeline import predict_timeline, write_timeline
 
@@ -64,8 +64,7 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=8, help="--timeline: windows per forward pass")
     p.add_argument("--threads", type=int, default=0,
                    help="CPU threads for the model (default: torch's; --live: all cores but one, left to decoding)")
-    p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16"],
-                   help="number format (auto: bf16 on a CPU with native bf16 matmuls, about 3x faster there; else fp32)")
+    add_dtype_argument(p)
     p.add_argument("opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE config overrides")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")

@@ -25,7 +25,7 @@ from hiera_video.engine import load_config
 from hiera_video.data.video_lists import find_class_names
 from hiera_video.engine.build import build_model, load_train_init
 from hiera_video.inference.pipeline import list_videos, run_extraction
-from hiera_video.inference.precision import for_inference
+from hiera_video.inference.precision import add_dtype_argument, for_inference
 from hiera_video.inference.predict import top_k
 from hiera_video.inference.writer import NpyWriter, video_name, write_hdf5, write_index
 from hiera_video.utils.dist import get_rank, get_world_size
@@ -47,8 +47,7 @@ def main(argv=None):
     p.add_argument("--format", default="npy", choices=["npy", "hdf5"])
     p.add_argument("--batch-size", type=int, default=8, help="clips per forward, mixed across videos")
     p.add_argument("--workers", type=int, default=None, help="decoding workers (default DATA_LOADER.NUM_WORKERS)")
-    p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16"],
-                   help="number format (auto: bf16 on a CPU with native bf16 matmuls, about 3x faster there; else fp32)")
+    add_dtype_argument(p)
     p.add_argument("opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE config overrides")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")

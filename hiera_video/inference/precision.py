@@ -31,3 +31,10 @@ def for_inference(model: nn.Module, device: torch.device, requested: str = "auto
 
 def model_dtype(model: nn.Module) -> torch.dtype:
     return next(model.parameters()).dtype
+
+
+def add_dtype_argument(parser) -> None:
+    """``--dtype auto|fp32|bf16`` for the tools that run a model for inference."""
+    parser.add_argument("--dtype", default="auto", choices=["auto", *DTYPES],
+                        help="number format (auto: bf16 on a CPU with native bf16 matmuls, about 3x faster there; "
+                             "else fp32)")
