@@ -1,7 +1,8 @@
 """Does the MAE learn? Its validation loss against trivial predictors, on the same clips and masks.
 
-    python benchmarks/mae_learns.py --cfg configs/Synthetic/MAE_TINY_DEMO.yaml --steps 3000
-    python benchmarks/mae_learns.py --checkpoint runs/synthetic_mae/checkpoints/checkpoint_epoch_00025.pyth
+    python benchmarks/mae_learns.py --steps 8000 --eval-every 1000 --threads 2 --train-clips 1200 \
+        --save runs/mae_learns/mae.pyth --json runs/mae_learns/norm_8000.json MASK.NORM_PIX_LOSS True
+    python benchmarks/mae_learns.py --checkpoint runs/synthetic_mae/checkpoints/checkpoint_epoch_00020.pyth
 
 The first form pretrains an MAE built from the config exactly as ``TASK mae`` builds it
 (MODEL.*, HIERA.*, MASK.*, DATA.NUM_FRAMES / TRAIN_CROP_SIZE), on clips rendered in memory by
@@ -46,6 +47,7 @@ import torch.nn.functional as F
 
 from hiera_video.config.loading import load_config, merge_overrides
 from hiera_video.models.mae_targets import make_target
+from hiera_video.utils.io import atomic_write
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PREDICTORS = ("zero", "mean_colour", "mean_colour_oracle", "copy_time", "mae")
@@ -281,7 +283,9 @@ def train(cfg, args, log) -> dict:
                 f"best trivial {ev['best_trivial']} {ev[ev['best_trivial']]:.4f}  ratio {ev['mae_over_best_trivial']:.3f}"
                 f"  ({curve[-1]['minutes']} min)")
     if args.save:
-        torch.save({"model_state": model.state_dict(), "cfg": cfg.dump()}, args.save)
+        os.makedirs(os.path.dirname(os.path.abspath(args.save)), exist_ok=True)
+        state = {"model_state": model.state_dict(), "cfg": cfg.dump()}
+        atomic_write(args.save, lambda f: torch.save(state, f), fsync=True)
         log(f"saved {args.save}")
     return {"val": ev, "curve": curve, "train_minutes": round((time.time() - t_train) / 60, 2)}
 

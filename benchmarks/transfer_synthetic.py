@@ -1,13 +1,17 @@
-"""Transfer through the finetuning path, on CPU: the demo's checkpoint vs random init, same budget.
+"""Transfer through the finetuning path, on CPU: supervised, MAE and random init, same budget.
 
     python tools/run_net.py --cfg configs/Synthetic/HIERA_TINY_DEMO.yaml OUTPUT_DIR runs/synthetic_demo
-    python benchmarks/transfer_synthetic.py --checkpoint runs/synthetic_demo/checkpoints/checkpoint_epoch_00020.pyth
+    python benchmarks/mae_learns.py --steps 8000 --save runs/mae_learns.pyth MASK.NORM_PIX_LOSS True
+    python benchmarks/transfer_synthetic.py --inits finetuned mae random \
+        --checkpoint runs/synthetic_demo/checkpoints/checkpoint_epoch_00020.pyth --mae-checkpoint runs/mae_learns.pyth
 
 Generates hiera_video/data/synthetic_transfer.py's class folders into --data (first run only),
-then runs configs/Transfer/HIERA_TINY_TRANSFER.yaml twice, into --out/finetuned (from
---checkpoint) and --out/random, and writes both test top-1 / top-5 (5x3 views) with the exact
-commands to --out/transfer_results.json. Extra KEY VALUE pairs go to both runs. A few minutes per
-run on 2 CPU cores.
+then runs configs/Transfer/HIERA_TINY_TRANSFER.yaml once per init, into --out/<init>:
+``finetuned`` from --checkpoint (the main job's supervised weights), ``mae`` from
+--mae-checkpoint (an MAE's encoder; ``TASK mae`` or mae_learns.py --save), ``random`` from
+scratch; writes each test top-1 / top-5 (5x3 views) with the exact command to
+--out/transfer_results.json. Extra KEY VALUE pairs go to every run. A few minutes per run on
+2 CPU cores.
 """
 import argparse
 import json
@@ -26,22 +30,25 @@ CFG = "configs/Transfer/HIERA_TINY_TRANSFER.yaml"
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", default="", help="the demo's checkpoint (configs/Synthetic/HIERA_TINY_DEMO.yaml)")
+    p.add_argument("--mae-checkpoint", default="", help="an MAE of the demo's encoder, for the 'mae' run")
     p.add_argument("--data", default="data/synthetic_transfer")
     p.add_argument("--out", default="runs/transfer")
-    p.add_argument("--inits", nargs="+", default=["finetuned", "random"], choices=["finetuned", "random"],
+    p.add_argument("--inits", nargs="+", default=["finetuned", "random"], choices=["finetuned", "mae", "random"],
                    help="which runs (results of earlier runs in --out/transfer_results.json are kept)")
     p.add_argument("opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE overrides for both runs")
     args = p.parse_args(argv)
     if "finetuned" in args.inits and not args.checkpoint:
         p.error("the finetuned run needs --checkpoint")
+    if "mae" in args.inits and not args.mae_checkpoint:
+        p.error("the mae run needs --mae-checkpoint")
     generate(args.data)
     summary = os.path.join(args.out, "transfer_results.json")
     results = json.load(open(summary)) if os.path.isfile(summary) else {}
     for init in args.inits:
         cmd = [sys.executable, os.path.join(ROOT, "tools/run_net.py"), "--cfg", os.path.join(ROOT, CFG),
                "DATA.PATH_TO_DATA_DIR", args.data, "OUTPUT_DIR", os.path.join(args.out, init), *args.opts]
-        if init == "finetuned":
-            cmd += ["TRAIN.CHECKPOINT_FILE_PATH", args.checkpoint]
+        if init != "random":
+            cmd += ["TRAIN.CHECKPOINT_FILE_PATH", args.checkpoint if init == "finetuned" else args.mae_checkpoint]
         t0 = time.time()
         subprocess.run(cmd, check=True)
         with open(os.path.join(args.out, init, "test_results.json")) as f:

@@ -140,6 +140,10 @@ def test_demo_config_loads_the_demos_checkpoint(tmp_path, video):
     model, ckpt = _checkpoint(tmp_path / "demo.pyth", cfg)
     img = _run_tool(ckpt, video, tmp_path / "demo.png", "--cfg", DEMO)
     _check_picture(img, model, cfg, video)
+    # --scale 3 draws the same picture, each pixel as a 3x3 block.
+    big = _run_tool(ckpt, video, tmp_path / "demo_x3.png", "--cfg", DEMO, "--scale", "3")
+    assert big.shape[:2] == (img.shape[0] * 3, img.shape[1] * 3)
+    assert np.array_equal(big[::3, ::3], img) and np.array_equal(big[2::3, 1::3], img)
 
 
 def test_cfg_and_overrides_win_over_the_stored_cfg(tmp_path, video):

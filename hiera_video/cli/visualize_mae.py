@@ -220,7 +220,10 @@ def main(argv=None):
     parser.add_argument("--mask-ratio", type=float, default=None, help="default: the cfg's MASK.MASK_RATIO")
     parser.add_argument("--sampling-rate", type=int, default=None, help="default: the cfg's DATA.SAMPLING_RATE")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random mask")
+    parser.add_argument("--scale", type=int, default=1, help="draw each pixel as SCALE x SCALE (small inputs)")
     args = parser.parse_args(argv)
+    if args.scale < 1:
+        parser.error(f"--scale must be a positive integer, got {args.scale}")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 
     overrides = parse_overrides(args.override, parser)
@@ -241,7 +244,7 @@ def main(argv=None):
         clip = read_clip(args.video, frames, model.input_size[-1], rate)
     except VideoDecodeError as e:
         sys.exit(f"error: {e}")
-    grid = render(model, clip, mask_ratio, args.seed, mean, std)
+    grid = render(model, clip, mask_ratio, args.seed, mean, std).repeat(args.scale, 0).repeat(args.scale, 1)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -249,7 +252,7 @@ def main(argv=None):
 
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     plt.imsave(args.out, grid)
-    steps = grid.shape[1] // model.input_size[-1]
+    steps = grid.shape[1] // (model.input_size[-1] * args.scale)
     dec = model.decoder_blocks[0].attn.heads if model.decoder_blocks else 0
     print(f"settings ({source}): target {model.target}, norm_pix_loss {model.norm_pix_loss}, mask ratio "
           f"{mask_ratio:g} ({model.num_kept(mask_ratio)} of {model.num_mask_units} units kept), decoder "
