@@ -25,6 +25,8 @@ import sys
 import time
 from datetime import datetime
 
+from hiera_video.utils.io import write_text
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CFG = "configs/Synthetic/HIERA_TINY_DEMO.yaml"
 STAMP = re.compile(r"^\[(\d\d:\d\d:\d\d) ")
@@ -32,8 +34,9 @@ STAMP = re.compile(r"^\[(\d\d:\d\d:\d\d) ")
 
 def _stamp(log: str, marker: str) -> datetime:
     for line in log.splitlines():
-        if marker in line and STAMP.match(line):
-            return datetime.strptime(STAMP.match(line).group(1), "%H:%M:%S")
+        stamp = STAMP.match(line) if marker in line else None
+        if stamp:
+            return datetime.strptime(stamp.group(1), "%H:%M:%S")
     raise RuntimeError(f"no log line with {marker!r}:\n{log[-2000:]}")
 
 
@@ -118,13 +121,16 @@ def model_alone(checkpoint: str, data: str, rounds: int) -> dict:
 
 
 def same_predictions(a: dict, b: dict) -> dict:
-    """Top-5 classes equal and scores within 1e-6 (the file's rounding) for every video."""
-    max_diff, class_mismatch = 0.0, [v for v in a if a[v][0] != b.get(v, (None,))[0]]
-    for v in a:
-        if v in b:
-            max_diff = max([max_diff] + [abs(x - y) for x, y in zip(a[v][1], b[v][1])])
-    return {"videos": len(a), "same_videos": sorted(a) == sorted(b), "top5_class_mismatches": len(class_mismatch),
-            "max_score_diff": max_diff}
+    """Per video {name: (top-5 classes, scores)}: which videos differ in classes, and the largest
+    score difference (the file keeps 1e-6)."""
+    both = sorted(set(a) & set(b))
+    return {"videos": len(a), "same_videos": set(a) == set(b),
+            "top5_class_mismatches": sum(a[v][0] != b[v][0] for v in both),
+            "max_score_diff": max((abs(x - y) for v in both for x, y in zip(a[v][1], b[v][1])), default=0.0)}
+
+
+def _commit(tree: str) -> str:
+    return subprocess.run(["git", "-C", tree, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
 
 
 def main(argv=None) -> int:
@@ -136,10 +142,6 @@ def main(argv=None) -> int:
     p.add_argument("--work", default="/tmp/test_phase_old_vs_new")
     p.add_argument("--json", default="", help="results file (default: print only)")
     args = p.parse_args(argv)
-    old_commit = subprocess.run(["git", "-C", args.old_tree, "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True).stdout.strip()
-    new_commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True).stdout.strip()
     rounds, last = [], {}
     for r in range(args.rounds):
         row = {}
@@ -167,10 +169,10 @@ def main(argv=None) -> int:
           f"= {ratios['test_phase_s']:.2f}x; wall {summary['old']['wall_s']:.1f} / {summary['new']['wall_s']:.1f} s "
           f"= {ratios['wall_s']:.2f}x; predictions: {check}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"old_commit": old_commit, "new_commit": new_commit, "cpu_threads": os.cpu_count(),
-                       "rounds": rounds, "median": summary, "old_over_new": ratios, "predictions": check, "floor": bound,
-                       "command": " ".join([os.path.basename(sys.executable), *sys.argv])}, f, indent=2)
+        write_text(args.json, json.dumps({
+            "old_commit": _commit(args.old_tree), "new_commit": _commit(ROOT), "cpu_threads": os.cpu_count(),
+            "rounds": rounds, "median": summary, "old_over_new": ratios, "predictions": check, "floor": bound,
+            "command": " ".join([os.path.basename(sys.executable), *sys.argv])}, indent=2))
         print(f"wrote {args.json}")
     return 0
 

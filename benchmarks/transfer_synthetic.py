@@ -1,9 +1,9 @@
 """Transfer through the finetuning path, on CPU: supervised, MAE and random init, same budget.
 
     python tools/run_net.py --cfg configs/Synthetic/HIERA_TINY_DEMO.yaml OUTPUT_DIR runs/synthetic_demo
-    python benchmarks/mae_learns.py --steps 8000 --save runs/mae_learns.pyth MASK.NORM_PIX_LOSS True
+    python benchmarks/mae_learns.py --steps 8000 --save runs/mae_learns/mae.pyth MASK.NORM_PIX_LOSS True
     python benchmarks/transfer_synthetic.py --inits finetuned mae random \
-        --checkpoint runs/synthetic_demo/checkpoints/checkpoint_epoch_00020.pyth --mae-checkpoint runs/mae_learns.pyth
+        --checkpoint runs/synthetic_demo/checkpoints/checkpoint_epoch_00020.pyth --mae-checkpoint runs/mae_learns/mae.pyth
 
 Generates hiera_video/data/synthetic_transfer.py's class folders into --data (first run only),
 then runs configs/Transfer/HIERA_TINY_TRANSFER.yaml once per init, into --out/<init>:
@@ -23,6 +23,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 from hiera_video.data.synthetic_transfer import generate
+from hiera_video.utils.io import write_text
 
 CFG = "configs/Transfer/HIERA_TINY_TRANSFER.yaml"
 
@@ -35,20 +36,22 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="runs/transfer")
     p.add_argument("--inits", nargs="+", default=["finetuned", "random"], choices=["finetuned", "mae", "random"],
                    help="which runs (results of earlier runs in --out/transfer_results.json are kept)")
-    p.add_argument("opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE overrides for both runs")
+    p.add_argument("opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE overrides for every run")
     args = p.parse_args(argv)
-    if "finetuned" in args.inits and not args.checkpoint:
-        p.error("the finetuned run needs --checkpoint")
-    if "mae" in args.inits and not args.mae_checkpoint:
-        p.error("the mae run needs --mae-checkpoint")
+    weights = {"finetuned": ("--checkpoint", args.checkpoint), "mae": ("--mae-checkpoint", args.mae_checkpoint),
+               "random": ("", "")}
+    for init in args.inits:
+        flag, path = weights[init]
+        if flag and not path:
+            p.error(f"the {init} run needs {flag}")
     generate(args.data)
     summary = os.path.join(args.out, "transfer_results.json")
     results = json.load(open(summary)) if os.path.isfile(summary) else {}
     for init in args.inits:
         cmd = [sys.executable, os.path.join(ROOT, "tools/run_net.py"), "--cfg", os.path.join(ROOT, CFG),
                "DATA.PATH_TO_DATA_DIR", args.data, "OUTPUT_DIR", os.path.join(args.out, init), *args.opts]
-        if init != "random":
-            cmd += ["TRAIN.CHECKPOINT_FILE_PATH", args.checkpoint if init == "finetuned" else args.mae_checkpoint]
+        if weights[init][1]:
+            cmd += ["TRAIN.CHECKPOINT_FILE_PATH", weights[init][1]]
         t0 = time.time()
         subprocess.run(cmd, check=True)
         with open(os.path.join(args.out, init, "test_results.json")) as f:
@@ -57,8 +60,7 @@ def main(argv=None) -> int:
                          "num_views": res["num_views"], "minutes": round((time.time() - t0) / 60, 1),
                          "command": " ".join(cmd)}
         print(f"{init}: test top1 {res['top1']:.2f}%, top5 {res['top5']:.2f}% ({res['num_videos']} videos)")
-    with open(summary, "w") as f:
-        json.dump(results, f, indent=2)
+    write_text(summary, json.dumps(results, indent=2))
     print(f"wrote {summary}")
     return 0
 
