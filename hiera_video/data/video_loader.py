@@ -22,6 +22,14 @@ class VideoLoader(DataLoader):
     def set_epoch(self, epoch: int) -> None:
         self.sampler.set_epoch(epoch)
 
+    def close(self) -> None:
+        """Stop the persistent workers now. Left to a garbage-collection pass (a trainer and its
+        hooks are a reference cycle), the shutdown may find the workers' queues already
+        finalised and wait out torch's 5 s join timeout per worker before killing them."""
+        iterator, self._iterator = getattr(self, "_iterator", None), None
+        if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+            iterator._shutdown_workers()
+
     def __iter__(self):
         failures, bad, seen = 0, 0, 0
         budget = len(self.sampler) * (self.max_bad_fraction if self.max_bad_fraction is not None else float("inf"))

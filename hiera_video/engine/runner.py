@@ -79,10 +79,14 @@ def train(cfg, task) -> Optional[str]:
     if state is not None:
         trainer.load_hooks_state(state.get("hooks") or {})
         del state
-    if trainer.epoch >= cfg.SOLVER.MAX_EPOCH:
-        logger.info("already trained for SOLVER.MAX_EPOCH=%d epochs; nothing to train", cfg.SOLVER.MAX_EPOCH)
-    else:
-        trainer.train()
+    try:
+        if trainer.epoch >= cfg.SOLVER.MAX_EPOCH:
+            logger.info("already trained for SOLVER.MAX_EPOCH=%d epochs; nothing to train", cfg.SOLVER.MAX_EPOCH)
+        else:
+            trainer.train()
+    finally:
+        trainer.loader.close()
+        parts.val_loader.close()
     return checkpointer.last()
 
 

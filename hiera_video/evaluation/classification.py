@@ -78,8 +78,10 @@ def evaluate_views(model, loader, device, autocast: Callable, num_classes: int) 
         seen.index_add_(0, index, torch.ones(len(index), dtype=torch.float64))
         if not ok.any():
             continue
-        video = batch["video"][ok].to(device, non_blocking=True)
-        label = batch["label"][ok]
+        video, label = batch["video"], batch["label"]
+        if not ok.all():  # boolean indexing copies the whole batch
+            video, label = video[ok], label[ok]
+        video = video.to(device, non_blocking=True)
         with autocast():
             logits = model(video)
         logits = logits.float().cpu()
