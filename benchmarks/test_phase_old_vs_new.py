@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 
+from hiera_video.engine.checkpoint import Checkpointer
 from hiera_video.utils.io import write_text
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -79,7 +80,7 @@ def run_main_job(tree: str, data: str, out: str) -> dict:
         rows = [json.loads(line) for line in f if line.strip()]
     predictions = {os.path.basename(r["path"]): (r["top5"], r["scores"]) for r in rows if "top5" in r}
     return {"wall_s": round(wall, 2), **_phase(stamps), "top1": results["top1"], "top5": results["top5"],
-            "checkpoint": os.path.join(out, "checkpoints", "checkpoint_epoch_00020.pyth"), "predictions": predictions}
+            "output_dir": out, "predictions": predictions}
 
 
 # Runs inside either tree (both read a config from a Namespace and build the test loader by split).
@@ -179,7 +180,7 @@ def main(argv=None) -> int:
         row = {}
         for side, tree in (("old", args.old_tree), ("new", ROOT)):
             last[side] = run_main_job(tree, data, os.path.join(args.work, f"{side}_{r}"))
-            row[side] = {k: v for k, v in last[side].items() if k not in ("predictions", "checkpoint")}
+            row[side] = {k: v for k, v in last[side].items() if k not in ("predictions", "output_dir")}
             print(f"round {r + 1} {side}: job {row[side]['wall_s']:.1f} s, test phase {row[side]['test_phase_s']:.2f} s "
                   f"(hand-over {row[side]['handover_s']:.2f} s + test {row[side]['test_s']:.2f} s), "
                   f"top1 {row[side]['top1']:.2f}%", flush=True)
@@ -189,7 +190,7 @@ def main(argv=None) -> int:
     check = same_predictions(last["old"]["predictions"], last["new"]["predictions"])
     bound = {"loader_alone_1core": {side: loader_alone(tree, data, args.rounds)
                                     for side, tree in (("old", args.old_tree), ("new", ROOT))},
-             "model_alone_new": model_alone(last["new"]["checkpoint"], data, args.rounds)}
+             "model_alone_new": model_alone(Checkpointer(last["new"]["output_dir"]).last(), data, args.rounds)}
     la = bound["loader_alone_1core"]
     bound["loader_old_over_new"] = la["old"]["seconds"] / la["new"]["seconds"]
     print(f"loader alone on one core: old {la['old']['seconds']:.2f} s / new {la['new']['seconds']:.2f} s "

@@ -26,8 +26,8 @@ class VideoLoader(DataLoader):
         """Stop the persistent workers now. Left to a garbage-collection pass (a trainer and its
         hooks are a reference cycle), the shutdown may find the workers' queues already
         finalised and wait out torch's 5 s join timeout per worker before killing them."""
-        iterator, self._iterator = getattr(self, "_iterator", None), None
-        if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+        iterator, self._iterator = self._iterator, None
+        if hasattr(iterator, "_shutdown_workers"):  # a multi-process iterator (None or in-process: nothing to stop)
             iterator._shutdown_workers()
 
     def __iter__(self):
