@@ -17,6 +17,8 @@ setup(
         "iopath",
         "simplejson",
         "timm>=1.0",
+        "safetensors>=0.4",
+        "huggingface_hub>=0.23",
         "tqdm",
         "tensorboard",
         "matplotlib",

@@ -6,7 +6,7 @@
 
 The first form pretrains an MAE built from the config exactly as ``TASK mae`` builds it
 (MODEL.*, HIERA.*, MASK.*, DATA.NUM_FRAMES / TRAIN_CROP_SIZE), on clips rendered in memory by
-the demo's generator (``hiera_video/data/synthetic.py``: the same appearances and motions
+the demo's generator (``hiera_video/synthetic/motion.py``: the same appearances and motions
 as the MP4 dataset, without the H.264 round trip and the decoding, so a CPU can take
 thousands of steps): ``--train-clips`` clips of the train split, each step a batch of
 TRAIN.BATCH_SIZE random 8-frame windows (DATA.SAMPLING_RATE apart) of random clips, with
@@ -177,7 +177,7 @@ def accumulate(total: dict, part: dict) -> dict:
 # ---------------------------------------------------------------------- in-memory clips
 def render_split(split: str, count: int, cfg, variant: str) -> torch.Tensor:
     """uint8 ``[count, F, H, W, 3]``: clips ``0..count-1`` of ``split`` as the generator draws them."""
-    from hiera_video.data import synthetic
+    from hiera_video.synthetic import motion as synthetic
 
     sc = cfg.DATA.SYNTHETIC
     clips = []
@@ -294,7 +294,7 @@ def evaluate_checkpoint(path: str, opts) -> dict:
     """A run_net MAE checkpoint on its own run's validation loader (its stored cfg), same masks as TASK mae."""
     from hiera_video.cli.visualize_mae import stored_cfg
     from hiera_video.data import build_loader
-    from hiera_video.models.pretrained import read_state_dict
+    from hiera_video.models.checkpoints import read_state_dict
 
     cfg = stored_cfg(path)
     if cfg is None:

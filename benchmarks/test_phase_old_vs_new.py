@@ -159,7 +159,7 @@ KEYS = ("wall_s", "test_phase_s", "handover_s", "test_s")
 
 def _ensure_data(data: str) -> None:
     """Generate the main job's videos into ``data`` once, before any timed run."""
-    from hiera_video.data.synthetic import ensure_synthetic_dataset
+    from hiera_video.synthetic.motion import ensure_synthetic_dataset
     from hiera_video.engine import load_config
 
     ensure_synthetic_dataset(load_config(os.path.join(ROOT, CFG), ["DATA.PATH_TO_DATA_DIR", data]))

@@ -5,7 +5,7 @@
     python benchmarks/transfer_synthetic.py --inits finetuned mae random \
         --checkpoint runs/synthetic_demo/checkpoints/checkpoint_epoch_00020.pyth --mae-checkpoint runs/mae_learns/mae.pyth
 
-Generates hiera_video/data/synthetic_transfer.py's class folders into --data (first run only),
+Generates hiera_video/synthetic/transfer.py's class folders into --data (first run only),
 then runs configs/Transfer/HIERA_TINY_TRANSFER.yaml once per init, into --out/<init>:
 ``finetuned`` from --checkpoint (the main job's supervised weights), ``mae`` from
 --mae-checkpoint (an MAE's encoder; ``TASK mae`` or mae_learns.py --save), ``random`` from
@@ -22,7 +22,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-from hiera_video.data.synthetic_transfer import generate
+from hiera_video.synthetic.transfer import generate
 from hiera_video.utils.io import write_text
 
 CFG = "configs/Transfer/HIERA_TINY_TRANSFER.yaml"

@@ -26,7 +26,7 @@ import os
 import sys
 from typing import Dict, List, Optional, Tuple
 
-from hiera_video.data.generated_folder import check_new_files
+from hiera_video.utils.io import check_new_files
 
 VIDEO_EXTS = (".mp4", ".webm", ".mkv", ".avi", ".mov")
 

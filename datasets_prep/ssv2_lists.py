@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 
-from hiera_video.data.generated_folder import check_new_files
+from hiera_video.utils.io import check_new_files
 from hiera_video.data.ssv2 import read_ssv2
 
 

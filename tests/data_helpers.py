@@ -5,7 +5,7 @@ from typing import List, Tuple
 import numpy as np
 
 from hiera_video.config.defaults import get_cfg
-from hiera_video.data.synthetic import write_mp4
+from hiera_video.synthetic.mp4 import write_mp4
 
 
 def ramp_video(path: str, num_frames: int = 16, height: int = 32, width: int = 32, fps: int = 30) -> str:
@@ -67,7 +67,7 @@ def vfr_ramp_video(path: str, pts: List[int], height: int = 32, width: int = 32)
 
     import av
 
-    from hiera_video.data.synthetic import rgb_to_yuv420p
+    from hiera_video.synthetic.mp4 import rgb_to_yuv420p
 
     levels = 10 + 12 * np.arange(len(pts))
     frames = np.ascontiguousarray(np.broadcast_to(levels[:, None, None, None], (len(pts), height, width, 3)),

@@ -27,7 +27,7 @@ TINY = [
 
 def synthetic_dir(tmp_path_factory) -> str:
     """The tiny generated dataset, written once per test session."""
-    from hiera_video.data.synthetic import generate, is_complete
+    from hiera_video.synthetic.motion import generate, is_complete
 
     path = str(tmp_path_factory.getbasetemp() / "engine_synthetic")
     if not is_complete(path):
@@ -74,14 +74,14 @@ def run_in_process(opts: List[str]):
 
     from hiera_video.config import parse_args
     from hiera_video.engine import load_config
-    from hiera_video.engine.distributed import launch_job
-    from hiera_video.engine.runner import run
+    from hiera_video.engine.launch import launch_job
+    from hiera_video.cli.run_net import job
 
     root = logging.getLogger()
     level = root.level
     cfg = load_config(parse_args(opts))
     try:
-        launch_job(cfg, run)
+        launch_job(cfg, job)
     finally:
         for h in list(root.handlers):
             if getattr(h, "_hiera_video", False):

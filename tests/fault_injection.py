@@ -61,8 +61,8 @@ def main() -> int:
     opts = p.parse_args(argv[:cut])
 
     import run_net
-    from hiera_video.utils.dist import get_rank
-    from hiera_video.engine.train import Trainer
+    from hiera_video.utils.collectives import get_rank
+    from hiera_video.engine.trainer import Trainer
 
     original = Trainer.run_step
     first_attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0"

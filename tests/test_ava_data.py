@@ -9,7 +9,7 @@ import torch
 
 from hiera_video.config.defaults import get_cfg
 from hiera_video.data import build_loader
-from hiera_video.data import ava_synthetic as syn
+from hiera_video.synthetic import ava as syn
 from hiera_video.data.ava import AVADataset, ava_collate
 from hiera_video.data.ava_transforms import (crop_boxes, flip_boxes, sanitize_normalized_boxes, scale_boxes,
                                              transform_clip, valid_boxes)

@@ -1,10 +1,10 @@
-"""The generator of AVA-format data (hiera_video/data/ava_synthetic.py)."""
+"""The generator of AVA-format data (hiera_video/synthetic/ava.py)."""
 import os
 
 import numpy as np
 import pytest
 
-from hiera_video.data import ava_synthetic as syn
+from hiera_video.synthetic import ava as syn
 from hiera_video.evaluation import box_iou, evaluate_frame_map, read_boxes_csv, read_labelmap
 
 

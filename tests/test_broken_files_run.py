@@ -106,8 +106,8 @@ def test_demo_config_refuses_a_users_folder(real_videos_dir, tmp_path):
 
 
 def test_generators_write_only_where_they_may(tmp_path):
-    from hiera_video.data import ava_synthetic, synthetic
-    from hiera_video.data.generated_folder import ForeignFolderError
+    from hiera_video.synthetic import ava as ava_synthetic, motion as synthetic
+    from hiera_video.synthetic.target_folder import ForeignFolderError
 
     theirs = tmp_path / "theirs"
     theirs.mkdir()

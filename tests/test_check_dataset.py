@@ -15,8 +15,8 @@ import pytest
 
 from data_helpers import make_list, ramp_video, small_cfg
 from hiera_video.cli import check_dataset as cli
-from hiera_video.data import dataset_check as dc
-from hiera_video.data.ava_synthetic import make_synthetic_ava
+from hiera_video.data.check import checker as dc
+from hiera_video.synthetic.ava import make_synthetic_ava
 
 
 # name -> (label, expected kind or None for ok); written by the fixture below

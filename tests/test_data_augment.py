@@ -7,7 +7,7 @@ from data_helpers import small_cfg
 from hiera_video.data import build_loader
 from hiera_video.data import transforms as T
 from hiera_video.data.samplers import seeded
-from hiera_video.data.synthetic import generate
+from hiera_video.synthetic.motion import generate
 
 
 def _texture(t=8, h=48, w=64):

@@ -3,9 +3,10 @@ import pytest
 
 from data_helpers import small_cfg
 from hiera_video.config.defaults import get_cfg
-from hiera_video.data import ava_synthetic, build_loader
+from hiera_video.data import build_loader
+from hiera_video.synthetic import ava as ava_synthetic
 from hiera_video.data.batch import AVABatch, ClipBatch
-from hiera_video.data.synthetic import generate
+from hiera_video.synthetic.motion import generate
 
 CLIP_KEYS = set(ClipBatch.__annotations__)
 TRAIN_KEYS = CLIP_KEYS - {"view", "ok"}

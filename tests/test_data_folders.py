@@ -100,7 +100,7 @@ def test_lists_win_over_folders(tmp_path, caplog):
 
 
 def test_synthetic_demo_output_is_read_by_its_lists(tmp_path, caplog):
-    from hiera_video.data.synthetic import CLASSES, generate
+    from hiera_video.synthetic.motion import CLASSES, generate
 
     root = str(tmp_path / "synthetic")  # videos/{train,val,test}/<n>.mp4 would look like class folders
     generate(root, num_train=6, num_val=2, num_test=2, num_frames=4, size=32, workers=1)

@@ -9,7 +9,8 @@ import pytest
 import torch
 from engine_utils import REPO_ROOT, json_stats, run_net, tiny_opts
 
-from hiera_video.data.synthetic import CLASSES, clip_spec, render_clip, write_mp4
+from hiera_video.synthetic.motion import CLASSES, clip_spec, render_clip
+from hiera_video.synthetic.mp4 import write_mp4
 
 pytestmark = pytest.mark.slow  # subprocess runs: `pytest -m "not slow"` leaves them out
 

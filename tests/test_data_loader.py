@@ -9,7 +9,7 @@ from data_helpers import frame_level, gradient_video, make_list, ramp_video, sma
 from hiera_video.data import build_loader, loader as loader_module
 from hiera_video.data.loader import TooManyBadVideos
 from hiera_video.data.samplers import EpochShuffleSampler, ShardSampler
-from hiera_video.data.synthetic import generate
+from hiera_video.synthetic.motion import generate
 
 MEAN, STD = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
 

@@ -9,7 +9,7 @@ import torch
 from data_helpers import small_cfg
 from hiera_video.data import build_loader
 from hiera_video.data.ssv2 import SSv2Dataset, mirror_label_map
-from hiera_video.data.synthetic import write_mp4
+from hiera_video.synthetic.mp4 import write_mp4
 
 CLASSES = ["Pushing something from left to right", "Pushing something from right to left",
            "Holding something", "Turning the camera left while filming something"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from data_helpers import small_cfg
-from hiera_video.data import synthetic as syn
+from hiera_video.synthetic import motion as syn
 from hiera_video.data.video_decoding import decode_clip
 
 

@@ -10,7 +10,7 @@ from hiera_video import create_model
 from hiera_video.data import build_loader
 from hiera_video.data import video_decoding
 from hiera_video.data import transforms as T
-from hiera_video.data.synthetic import write_mp4
+from hiera_video.synthetic.mp4 import write_mp4
 from hiera_video.evaluation.classification import evaluate_views
 from video_zoo import frames
 

@@ -10,9 +10,9 @@ from engine_utils import SYNTH, run_in_process, run_net, synthetic_dir, tiny_cfg
 from hiera_video.config import parse_args
 from hiera_video.engine import build_model, load_config, runner
 from hiera_video.engine.checkpoint import load_checkpoint_file
-from hiera_video.engine.distributed import DeviceError, launch_job
+from hiera_video.engine.launch import DeviceError, launch_job
 from hiera_video.engine.tasks import ClassificationTask
-from hiera_video.engine.train import Trainer, TrainingStopped
+from hiera_video.engine.trainer import Trainer, TrainingStopped
 
 
 DEMO = "configs/Synthetic/HIERA_TINY_DEMO.yaml"
@@ -24,7 +24,7 @@ def data(tmp_path_factory):
 
 
 def _train(cfg):
-    return runner.train(cfg, ClassificationTask(cfg))
+    return runner.run_training(cfg, ClassificationTask(cfg))
 
 
 @pytest.mark.slow
@@ -137,7 +137,7 @@ def test_undecodable_test_video_is_listed_not_scored(data, tmp_path):
     cfg = tiny_cfg(lists, tmp_path / "out", "DATA.SYNTHETIC.ENABLE", "False", "TRAIN.ENABLE", "False",
                    "TEST.CHECKPOINT_FILE_PATH", str(weights), "TEST.NUM_ENSEMBLE_VIEWS", "1",
                    "TEST.NUM_SPATIAL_CROPS", "1")
-    res = runner.test(cfg, ClassificationTask(cfg), str(weights))
+    res = runner.run_test(cfg, ClassificationTask(cfg), str(weights))
     assert res["failed_videos"] == [str(lists / "broken.mp4")] and res["num_videos"] == 2
     rows = [json.loads(x) for x in open(tmp_path / "out" / "test_predictions.jsonl")]
     assert [r["path"] for r in rows] == [os.path.join(data, p) for p, _ in good]

@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader
 from hiera_video.config import get_cfg
 from hiera_video.engine.optim import build_scheduler
 from hiera_video.engine.tasks import Task
-from hiera_video.engine.train import AMPTrainer, HookBase, Trainer, TrainingStopped, trainer_class
+from hiera_video.engine.trainer import AMPTrainer, HookBase, Trainer, TrainingStopped, trainer_class
 
 
 class Regression(Task):

@@ -81,7 +81,7 @@ def test_grad_accumulation_matches_the_full_batch(tmp_path_factory, tmp_path):
         cfg = tiny_cfg(data, tmp_path / f"b{batch}", "TRAIN.BATCH_SIZE", str(batch), "TRAIN.GRAD_ACCUM_STEPS",
                        str(accum), "SOLVER.MAX_EPOCH", "1", "TRAIN.EVAL_PERIOD", "5",
                        "SOLVER.OPTIMIZING_METHOD", "sgd", "SOLVER.CLIP_GRAD_L2NORM", "0.0")  # SGD: gradient scale matters
-        finals.append(load_checkpoint_file(runner.train(cfg, ClassificationTask(cfg))))
+        finals.append(load_checkpoint_file(runner.run_training(cfg, ClassificationTask(cfg))))
     assert finals[0]["iteration"] == finals[1]["iteration"] == 3
     for name, p in finals[0]["model_state"].items():
         assert torch.allclose(p, finals[1]["model_state"][name], atol=1e-5), name

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from data_helpers import tiny_checkpoint
-from hiera_video.data.synthetic import render_clip, rgb_to_yuv420p, sample_appearance
+from hiera_video.synthetic.motion import render_clip, sample_appearance
+from hiera_video.synthetic.mp4 import rgb_to_yuv420p
 from hiera_video.inference.live_source import LiveReader
 
 pytestmark = pytest.mark.slow  # subprocess runs: `pytest -m "not slow"` leaves them out

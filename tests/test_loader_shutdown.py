@@ -16,14 +16,14 @@ def _new_children(before):
 
 
 def test_train_stops_the_loader_workers_when_it_returns(tmp_path_factory, tmp_path):
-    from hiera_video.engine.runner import train
+    from hiera_video.engine.runner import run_training
     from hiera_video.engine.tasks import task_class
 
     cfg = tiny_cfg(synthetic_dir(tmp_path_factory), tmp_path, "DATA_LOADER.NUM_WORKERS", "1", "SOLVER.MAX_EPOCH", "1",
                    "SOLVER.WARMUP_EPOCHS", "0.0")
     before = {p.pid for p in multiprocessing.active_children()}
     t0 = time.perf_counter()
-    checkpoint = train(cfg, task_class(cfg.TASK)(cfg))
+    checkpoint = run_training(cfg, task_class(cfg.TASK)(cfg))
     elapsed = time.perf_counter() - t0
     assert checkpoint and checkpoint.endswith("checkpoint_epoch_00001.pyth")
     # No gc.collect() here: the train and val workers must already be gone.

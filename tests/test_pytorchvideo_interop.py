@@ -12,7 +12,8 @@ from torch.utils.data import SequentialSampler
 from hiera_video.data.loader import build_dataset
 from hiera_video.data.pytorchvideo_interop import (FromPytorchvideo, ProjectClipTransform, pytorchvideo_kinetics,
                                                    pytorchvideo_loader)
-from hiera_video.data.synthetic import CLASSES, clip_spec, render_clip, write_mp4
+from hiera_video.synthetic.motion import CLASSES, clip_spec, render_clip
+from hiera_video.synthetic.mp4 import write_mp4
 
 NAMES = ["move_left", "move_right"]
 
@@ -60,7 +61,7 @@ def test_pytorchvideo_dataset_trains_through_the_trainer(folder, tmp_path):
     from hiera_video.engine.build import build_model
     from hiera_video.engine.optim import build_optimizer, build_scheduler
     from hiera_video.engine.tasks import ClassificationTask
-    from hiera_video.engine.train import Trainer
+    from hiera_video.engine.trainer import Trainer
 
     cfg = cfg_for(folder, tmp_path)
     assert cfg.MODEL.NUM_CLASSES == 2

@@ -8,7 +8,7 @@ import torch
 
 from data_helpers import make_list, small_cfg
 from hiera_video.data import build_dataset
-from hiera_video.data.synthetic import write_mp4
+from hiera_video.synthetic.mp4 import write_mp4
 from hiera_video.inference import extract_features
 from hiera_video.inference.predict import predict_video
 

@@ -21,7 +21,8 @@ from torch import nn
 
 from hiera_video import create_model
 from hiera_video.engine import load_config
-from hiera_video.data.synthetic import render_clip, sample_appearance, trajectory, write_mp4
+from hiera_video.synthetic.motion import render_clip, sample_appearance, trajectory
+from hiera_video.synthetic.mp4 import write_mp4
 from hiera_video.data.transforms import build_eval_transform
 from hiera_video.inference.extract import clip_from_frames
 from hiera_video.inference.timeline import find_segments, predict_timeline, write_timeline

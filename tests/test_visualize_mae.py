@@ -48,7 +48,8 @@ def _checkpoint(path, cfg):
 @pytest.fixture(scope="module")
 def video(tmp_path_factory):
     """A 32-frame 64 px clip of the generated dataset (moving shape, textured background)."""
-    from hiera_video.data.synthetic import clip_spec, render_clip, write_mp4
+    from hiera_video.synthetic.motion import clip_spec, render_clip
+    from hiera_video.synthetic.mp4 import write_mp4
 
     path = str(tmp_path_factory.mktemp("vis") / "clip.mp4")
     app, label = clip_spec(0, "val", 1, 64)

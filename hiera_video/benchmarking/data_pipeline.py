@@ -30,7 +30,7 @@ from typing import Callable, Dict, Iterator, List, Sequence
 import numpy as np
 import torch
 
-from hiera_video.data.synthetic import write_mp4
+from hiera_video.synthetic.mp4 import write_mp4
 
 WORK = ("train", "test", "extract")
 UNITS = {"train": "clips", "test": "videos", "extract": "windows"}

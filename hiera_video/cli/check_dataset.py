@@ -24,7 +24,7 @@ import sys
 
 from hiera_video.engine import load_config
 from hiera_video.errors import ConfigError
-from hiera_video.data.dataset_check import OutputExists, check_dataset
+from hiera_video.data.check import OutputExists, check_dataset
 from hiera_video.data.video_lists import SPLITS
 
 

@@ -29,7 +29,7 @@ import torch
 from hiera_video.engine import load_config
 from hiera_video.data.video_decoding import VideoDecodeError
 from hiera_video.data.video_lists import find_class_names
-from hiera_video.models.pretrained import stored_class_names
+from hiera_video.models.checkpoints import stored_class_names
 from hiera_video.engine.build import build_model, load_test_weights
 from hiera_video.inference.extract import extract_features
 from hiera_video.inference.live import run_live
@@ -38,10 +38,12 @@ from hiera_video.inference.live_source import LiveReader
 from hiera_video.inference.precision import add_dtype_argument, for_inference
 from hiera_video.inference.predict import predict_video, top_k, write_overlay
 from hiera_video.inference.timeline import predict_timeline, write_timeline
+from hiera_video.cli.common import user_errors
 
 logger = logging.getLogger("demo")
 
 
+@user_errors("hiera-demo")
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cfg", dest="cfg_file", required=True, help="the config the checkpoint was trained with")

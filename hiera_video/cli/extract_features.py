@@ -28,12 +28,14 @@ from hiera_video.inference.pipeline import list_videos, run_extraction
 from hiera_video.inference.precision import add_dtype_argument, for_inference
 from hiera_video.inference.predict import top_k
 from hiera_video.inference.writer import NpyWriter, video_name, write_hdf5, write_index
-from hiera_video.utils.dist import get_rank, get_world_size
+from hiera_video.utils.collectives import get_rank, get_world_size
 from hiera_video.utils.io import check_writable
+from hiera_video.cli.common import user_errors
 
 logger = logging.getLogger("extract")
 
 
+@user_errors("hiera-extract")
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cfg", dest="cfg_file", required=True)

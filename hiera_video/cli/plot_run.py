@@ -11,8 +11,10 @@ import os
 import sys
 
 from hiera_video.visualization import make_run_plots
+from hiera_video.cli.common import user_errors
 
 
+@user_errors("hiera-plot")
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("output_dir", help="the run's OUTPUT_DIR")

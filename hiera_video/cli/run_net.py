@@ -7,29 +7,32 @@
 ``python tools/run_net.py`` is the same command.
 """
 import os
-import sys
 
-from hiera_video.config import ConfigError, parse_args
+from hiera_video import synthetic
+from hiera_video.cli.common import user_errors
+from hiera_video.config import parse_args
 from hiera_video.data.loader import TooManyBadVideos
 from hiera_video.engine import load_config, task_class
 from hiera_video.engine.checkpoint import CheckpointError
-from hiera_video.engine.distributed import DeviceError, LostProcessError, launch_job
+from hiera_video.engine.launch import DeviceError, LostProcessError, launch_job
 from hiera_video.engine.runner import run
-from hiera_video.engine.train import TrainingStopped
+from hiera_video.engine.trainer import TrainingStopped
 from hiera_video.visualization import make_run_plots
 
 
+def job(cfg):
+    """What every process of the job runs: the engine, with the demo data generated first where the
+    config asks for it (``synthetic.prepare``; ``data/`` only reads)."""
+    return run(cfg, prepare=synthetic.prepare)
+
+
+@user_errors("run_net", also=(DeviceError, TrainingStopped, TooManyBadVideos, CheckpointError, LostProcessError))
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        cfg = load_config(args)
-        launch_job(cfg, run, init_method=args.init_method)
-        pictures = cfg.TRAIN.ENABLE or cfg.TEST.ENABLE and task_class(cfg.TASK).test_plots
-        if pictures and cfg.SHARD_ID == 0 and os.environ.get("RANK", "0") == "0":  # one writer (torchrun too)
-            for what, path in make_run_plots(cfg.OUTPUT_DIR).items():
-                print(f"{what}: {path}")
-    except (ConfigError, DeviceError, FileNotFoundError, TrainingStopped, TooManyBadVideos, CheckpointError,
-            LostProcessError) as e:
-        print(f"run_net: error: {e}", file=sys.stderr)
-        return 1
+    cfg = load_config(args)
+    launch_job(cfg, job, init_method=args.init_method)
+    pictures = cfg.TRAIN.ENABLE or cfg.TEST.ENABLE and task_class(cfg.TASK).test_plots
+    if pictures and cfg.SHARD_ID == 0 and os.environ.get("RANK", "0") == "0":  # one writer (torchrun too)
+        for what, path in make_run_plots(cfg.OUTPUT_DIR).items():
+            print(f"{what}: {path}")
     return 0

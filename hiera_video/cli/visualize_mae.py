@@ -40,10 +40,13 @@ import torch
 import torch.nn.functional as F
 
 from hiera_video.data.video_decoding import VideoDecodeError, clip_times, open_video
-from hiera_video.models.mae import (MaskedAutoencoderHiera, create_mae_model, load_mae_pretrained,
-                                    mae_kwargs_from_state_dict)
+from hiera_video.models.checkpoints import read_checkpoint
+from hiera_video.models.mae import MaskedAutoencoderHiera
+from hiera_video.models.mae_from_weights import mae_kwargs_from_state_dict
 from hiera_video.models.mae_targets import pixel_target
-from hiera_video.models.pretrained import read_state_dict
+from hiera_video.models.weights import CLASSIFIER_ONLY, load_weights
+from hiera_video.models.zoo import create_model, resolve_pretrained
+from hiera_video.cli.common import user_errors
 
 logger = logging.getLogger(__name__)
 
@@ -73,38 +76,15 @@ def read_clip(path: str, num_frames: int, size: int, stride: int) -> torch.Tenso
 
 # ---------------------------------------------------------------------- settings
 def stored_cfg(checkpoint: str):
-    """The ``cfg`` a project checkpoint carries (merged onto today's defaults), or None."""
-    from hiera_video.engine.checkpoint import load_checkpoint_file
+    """The ``cfg`` a project checkpoint (or an exported Hub folder) carries, merged onto today's
+    defaults, or None."""
+    from hiera_video.config.loading import cfg_from_dump
 
-    if "://" in checkpoint or not os.path.isfile(checkpoint):
+    if "://" in checkpoint or not os.path.exists(checkpoint):
         return None
-    ckpt = load_checkpoint_file(checkpoint)
-    text = ckpt.get("cfg") if isinstance(ckpt, dict) else None
-    if not text:
-        return None
-    from fvcore.common.config import CfgNode
-
-    from hiera_video.config.defaults import get_cfg
-
-    cfg = get_cfg()
-    loaded = CfgNode.load_cfg(text) if isinstance(text, str) else CfgNode(dict(text))
-    dropped = []
-
-    def known(node, ref, prefix=""):  # keys of an older or newer version are left out, and named
-        out = {}
-        for k, v in node.items():
-            if k not in ref:
-                dropped.append(prefix + k)
-            elif isinstance(v, dict) and isinstance(ref[k], CfgNode):
-                out[k] = known(v, ref[k], f"{prefix}{k}.")
-            else:
-                out[k] = v
-        return out
-
-    cfg.merge_from_other_cfg(CfgNode(known(loaded, cfg)))
-    if dropped:
-        logger.warning("%s: stored cfg keys unknown to this version, ignored: %s", checkpoint, ", ".join(dropped))
-    return cfg
+    meta = read_checkpoint(checkpoint).meta
+    text = meta.get("cfg") or (meta.get("config") or {}).get("cfg")
+    return cfg_from_dump(text, checkpoint) if text else None
 
 
 def cfg_from_file(path: str):
@@ -133,17 +113,18 @@ def build_model(checkpoint: str, model_name: str = "", overrides=None, cfg=None)
     overrides = dict(overrides or {})
     if cfg is not None:
         name, kwargs = mae_kwargs_from_cfg(cfg)
-        model = create_mae_model(model_name or name, **{**kwargs, **overrides})
-        load_mae_pretrained(model, checkpoint, require_decoder=True)
+        model = create_model(model_name or name, **{**kwargs, **overrides})
+        load_weights(model, resolve_pretrained(model.model_name, checkpoint), drop=CLASSIFIER_ONLY,
+                     hint="an MAE checkpoint is needed: a file with no MAE decoder is a classifier's")
         return model
     if model_name:
-        return create_mae_model(model_name, pretrained=checkpoint, **overrides)
-    state = read_state_dict(checkpoint)
-    if "decoder_pred.weight" not in state:
+        return create_model(model_name, pretrained=checkpoint, **overrides)
+    ckpt = read_checkpoint(checkpoint)
+    if "decoder_pred.weight" not in ckpt.state_dict:
         raise ValueError(f"{checkpoint} has no MAE decoder (decoder_pred.weight); pass an MAE checkpoint")
-    kwargs = {**mae_kwargs_from_state_dict(state), **overrides}
+    kwargs = {**mae_kwargs_from_state_dict(ckpt.state_dict), **overrides}
     model = MaskedAutoencoderHiera(**kwargs)
-    load_mae_pretrained(model, checkpoint)
+    load_weights(model, ckpt)
     return model
 
 
@@ -208,6 +189,7 @@ def parse_overrides(items, parser) -> dict:
     return overrides
 
 
+@user_errors("hiera-visualize-mae")
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cfg", default="", help="project config (YAML) to use instead of the checkpoint's own")
@@ -231,7 +213,7 @@ def main(argv=None):
         cfg, source = (cfg_from_file(args.cfg), args.cfg) if args.cfg else (stored_cfg(args.checkpoint), "checkpoint cfg")
         model = build_model(args.checkpoint, args.model, overrides, cfg)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
-        sys.exit(f"error: {e}")
+        sys.exit(f"hiera-visualize-mae: error: {e}")
     if cfg is not None:
         mean, std, rate = torch.tensor(cfg.DATA.MEAN), torch.tensor(cfg.DATA.STD), cfg.DATA.SAMPLING_RATE
     else:
@@ -243,7 +225,7 @@ def main(argv=None):
     try:
         clip = read_clip(args.video, frames, model.input_size[-1], rate)
     except VideoDecodeError as e:
-        sys.exit(f"error: {e}")
+        sys.exit(f"hiera-visualize-mae: error: {e}")
     grid = render(model, clip, mask_ratio, args.seed, mean, std).repeat(args.scale, 0).repeat(args.scale, 1)
     import matplotlib
 
@@ -262,4 +244,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -144,3 +144,31 @@ def load_config(cfg_file: Union[str, argparse.Namespace, None] = None, opts: Seq
         validate_cfg(cfg)
     cfg.freeze()
     return cfg
+
+
+def cfg_from_dump(text: str, source: str = "") -> CfgNode:
+    """A config stored as ``cfg.dump()`` text (in a checkpoint or a Hub folder's config.json),
+    merged onto today's defaults. Keys this version does not know (an older or newer version's)
+    are left out, and named in a warning."""
+    import logging
+
+    cfg = get_cfg()
+    loaded = CfgNode.load_cfg(text) if isinstance(text, str) else CfgNode(dict(text))
+    dropped: List[str] = []
+
+    def known(node, ref, prefix=""):
+        out = {}
+        for k, v in node.items():
+            if k not in ref:
+                dropped.append(prefix + k)
+            elif isinstance(v, dict) and isinstance(ref[k], CfgNode):
+                out[k] = known(v, ref[k], f"{prefix}{k}.")
+            else:
+                out[k] = v
+        return out
+
+    cfg.merge_from_other_cfg(CfgNode(known(loaded, cfg)))
+    if dropped:
+        logging.getLogger(__name__).warning("%s: stored config keys unknown to this version, ignored: %s",
+                                            source or "config", ", ".join(dropped))
+    return cfg

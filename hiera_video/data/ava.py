@@ -218,10 +218,6 @@ class AVADataset(Dataset):
         """Samplers and batch sizes as ``ClipDataset.build_loader`` (train: TRAIN.BATCH_SIZE clips over
         all processes, shuffled per epoch, drop_last; val/test: TEST.BATCH_SIZE per process, each
         keyframe once), ``ava_collate`` batches."""
-        if cfg.DATA.SYNTHETIC.ENABLE:
-            from .ava_synthetic import ensure_ava_synthetic_dataset
-
-            ensure_ava_synthetic_dataset(cfg)
         dataset = cls(cfg, split)
         if split != "train":
             return make_video_loader(cfg, dataset, split, cfg.TEST.BATCH_SIZE, ShardSampler(len(dataset), world, rank),

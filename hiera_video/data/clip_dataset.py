@@ -206,10 +206,6 @@ class ClipDataset(Dataset):
         of TRAIN.BATCH_SIZE // world // R videos), drop_last, the DATA.MAX_BAD_FRACTION budget;
         val / test: ``ShardSampler``, TEST.BATCH_SIZE // views videos a batch, and
         ``views_per_batch`` = TEST.BATCH_SIZE clips for evaluation to regroup by."""
-        if cfg.DATA.SYNTHETIC.ENABLE:
-            from .synthetic import ensure_synthetic_dataset
-
-            ensure_synthetic_dataset(cfg)
         dataset = cls(cfg, split)
         if split != "train":  # an item is all views of one video, decoded once
             loader = make_video_loader(cfg, dataset, split, max(1, cfg.TEST.BATCH_SIZE // dataset.num_views),

@@ -30,7 +30,7 @@ from torchvision.datasets.folder import make_dataset
 
 from hiera_video.errors import ConfigError
 from hiera_video.registry import DATASETS
-from hiera_video.utils.dist import is_main_process
+from hiera_video.utils.collectives import is_main_process
 from hiera_video.utils.io import write_lines
 
 from .clip_dataset import check_num_classes

@@ -17,7 +17,7 @@ All item randomness comes from RNG_SEED, the epoch and the item (``samplers``); 
 loader never draws from the caller's global RNGs.
 ``loader.dataset`` of a clip dataset has ``num_videos``, ``video_paths``, ``labels``, ``class_names``.
 """
-from hiera_video.utils.dist import get_rank, get_world_size
+from hiera_video.utils.collectives import get_rank, get_world_size
 
 # imported for their registration in registry.DATASETS
 from . import ava, folders, hmdb51, kinetics, ssv2, ucf101  # noqa: F401

@@ -2,7 +2,7 @@
 
 Theirs into ours: ``FromPytorchvideo(dataset)`` turns a ``pytorchvideo.data.LabeledVideoDataset``
 (``Kinetics``, ``Ucf101``, ``Hmdb51``, ``labeled_video_dataset(...)``) into this project's items,
-and ``pytorchvideo_loader`` batches them for the model and for ``engine.train.Trainer`` (the loop
+and ``pytorchvideo_loader`` batches them for the model and for ``engine.trainer.Trainer`` (the loop
 ``run_net`` drives)::
 
     ds = pytorchvideo.data.Kinetics("my/train.csv", make_clip_sampler("random", 16 * 4 / 30),

@@ -99,7 +99,7 @@ def find_class_names(cfg, checkpoint: str = "") -> Optional[List[str]]:
     built-in Kinetics-400 names for a 400-class Kinetics model (TRAIN.DATASET and TEST.DATASET
     kinetics, or a release ``*_ft_k400`` ``checkpoint`` tag), else None."""
     from hiera_video.models.class_names import class_names_for
-    from hiera_video.models.pretrained import stored_class_names
+    from hiera_video.models.checkpoints import stored_class_names
 
     if cfg.DATA.CLASS_NAMES_FILE:
         return read_class_names(cfg.DATA.CLASS_NAMES_FILE)

@@ -6,8 +6,8 @@ from iopath.common.file_io import g_pathmgr
 
 import hiera_video
 from hiera_video.errors import ConfigError
-from hiera_video.models.pretrained import MAE_ONLY_PREFIXES, adapt_pos_embed, load_pretrained, read_state_dict
-from hiera_video.models.state_dict import load_state_dict_checked
+from hiera_video.models.hf_format import is_hub_id
+from hiera_video.models.weights import CLASSIFIER_ONLY, MAE_ONLY, load_weights
 from hiera_video.models.zoo import is_checkpoint_name, model_config, resolve_pretrained
 
 logger = logging.getLogger(__name__)
@@ -58,38 +58,30 @@ def build_model(cfg, for_test: bool = False) -> nn.Module:
 
 
 def checkpoint_path(model: nn.Module, path: str) -> str:
-    """TRAIN/TEST.CHECKPOINT_FILE_PATH -> a file: a release tag (``mae_k400``, ``mae_k400_ft_k400``,
-    or ``model.tag``) of the config's model is fetched into torch.hub's cache (see
-    ``models.hub``: offline, a missing file is an error naming the URL and where to put it);
-    a path or iopath URI is returned unchanged."""
+    """TRAIN/TEST.CHECKPOINT_FILE_PATH -> a source ``load_weights`` reads: a release tag (``mae_k400``,
+    ``mae_k400_ft_k400``, or ``model.tag``) of the config's model is fetched into torch.hub's cache
+    (see ``models.hub``: offline, a missing file is an error naming the URL and where to put it);
+    a path, iopath URI, Hub folder or ``hf-hub:`` id is returned unchanged."""
     return resolve_pretrained(getattr(model, "model_name", None), path)
 
 
 def checkpoint_exists(path: str) -> bool:
-    """For checks before loading: a release checkpoint name counts as present (it is resolved,
-    or fails with its own message, when loaded)."""
-    return is_checkpoint_name(path) or g_pathmgr.exists(path)
+    """For checks before loading: a release checkpoint name or a Hub id counts as present (it is
+    resolved, or fails with its own message, when loaded)."""
+    return is_checkpoint_name(path) or is_hub_id(path) or g_pathmgr.exists(path)
 
 
 def load_train_init(model: nn.Module, path: str) -> None:
-    """Initialise from an official or project checkpoint, or a release tag (MAE decoder dropped,
-    head re-initialised when the class count differs, position embeddings resized)."""
+    """Initialise a classifier from any checkpoint source or a release tag: MAE decoder dropped,
+    head re-initialised when the class count differs, position embeddings resized."""
     path = checkpoint_path(model, path)
     logger.info("initialising from %s", path)
-    load_pretrained(model, path)
+    load_weights(model, path, drop=MAE_ONLY, fresh=CLASSIFIER_ONLY, head="reinit",
+                 hint="is it another Hiera size or an image/video mismatch?")
 
 
 def load_test_weights(model: nn.Module, path: str) -> None:
-    """Load weights to test: like ``load_train_init`` but a head of another class count is an error."""
+    """Weights to test: like ``load_train_init`` but the head must have the model's class count."""
     path = checkpoint_path(model, path)
-    state = read_state_dict(path)
-    state = {k: v for k, v in state.items() if not k.startswith(MAE_ONLY_PREFIXES)}
-    own = model.state_dict()
-    head = state.get("head.projection.weight")
-    if head is None or head.shape != own["head.projection.weight"].shape:
-        found = "no classification head" if head is None else f"a head of {head.shape[0]} classes"
-        raise ValueError(f"{path} has {found}, the model expects {own['head.projection.weight'].shape[0]} "
-                         "(MODEL.NUM_CLASSES); test a finetuned checkpoint of the same class count")
-    adapt_pos_embed(state, model)
-    load_state_dict_checked(model, state, path, hint="built from the config")
+    load_weights(model, path, drop=MAE_ONLY, head="require", hint="built from the config")
     logger.info("testing weights from %s", path)

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from iopath.common.file_io import g_pathmgr
 
+from hiera_video.models.checkpoints import UnsafeCheckpointError, load_torch_file
 from hiera_video.utils.io import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -78,12 +79,13 @@ def save_atomic(obj, path: str) -> None:
 
 
 def load_checkpoint_file(path: str) -> Dict:
-    """The checkpoint at ``path``; a file that does not load raises ``CheckpointError`` naming it."""
-    if not g_pathmgr.exists(path):
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+    """The checkpoint at ``path``, read as data only (``models.checkpoints.load_torch_file``). A file
+    that asks for code raises ``UnsafeCheckpointError``; one that does not load raises
+    ``CheckpointError``; each names the file."""
     try:
-        with g_pathmgr.open(path, "rb") as f:
-            state = torch.load(f, map_location="cpu", weights_only=False)
+        state = load_torch_file(path)
+    except (UnsafeCheckpointError, FileNotFoundError):
+        raise
     except Exception as e:  # noqa: BLE001 - torch.load fails in many ways on a damaged file
         size = os.path.getsize(path) if "://" not in path else "?"
         raise CheckpointError(f"cannot read checkpoint {path} ({size} bytes): it is damaged or incomplete (cut "
@@ -159,6 +161,8 @@ class Checkpointer:
                 state = load_checkpoint_file(path)
                 state["path"] = path
                 return state
+            except UnsafeCheckpointError:
+                raise  # not damage: something put a file that runs code among this run's checkpoints
             except Exception as e:  # noqa: BLE001 - fall back to the previous checkpoint
                 logger.warning("%s; falling back to the previous checkpoint", e if isinstance(e, CheckpointError)
                                else f"cannot read {path} ({type(e).__name__}: {e})")
@@ -169,8 +173,12 @@ class Checkpointer:
 
 
 def rng_state(loader=None) -> Dict:
-    """Python, NumPy, torch (CPU and CUDA) generator states, and the loader's own generators."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Python, NumPy, torch (CPU and CUDA) generator states, and the loader's own generators, as
+    tensors and plain lists (a checkpoint holds data only: ``models.checkpoints``)."""
+    version, words, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"python": [version, list(words), gauss], "numpy": [kind, keys.tolist(), pos, has_gauss, cached],
+             "torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     state["loader"] = [g.get_state() for g in _loader_generators(loader)]
@@ -178,8 +186,11 @@ def rng_state(loader=None) -> Dict:
 
 
 def set_rng_state(state: Dict, loader=None) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    """Restore ``rng_state``'s output (also the tuples and NumPy array of earlier versions' files)."""
+    version, words, gauss = state["python"]
+    random.setstate((version, tuple(words), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

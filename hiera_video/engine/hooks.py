@@ -7,12 +7,12 @@ import time
 from collections import deque
 from typing import Callable
 
-from hiera_video.utils.dist import all_gather_object, get_rank, is_main_process
+from hiera_video.utils.collectives import all_gather_object, get_rank, is_main_process
 
 from .checkpoint import CheckpointError, Checkpointer, rng_state
 from .run_log import TensorboardWriter, log_json_stats, peak_memory_mb
 from .meters import MeterGroup
-from .train import HookBase
+from .trainer import HookBase
 
 logger = logging.getLogger(__name__)
 

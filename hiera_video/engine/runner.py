@@ -1,27 +1,30 @@
-"""What each process of run_net does: set up, train (if TRAIN.ENABLE), then the multi-view
-test (if TEST.ENABLE). Training is ``build_training`` -> ``resume`` -> ``default_hooks`` -> loop."""
+"""What each process of run_net does: set up, train (``run_training``, if TRAIN.ENABLE), then the
+multi-view test (``run_test``, if TEST.ENABLE). Training is ``build_training`` -> ``resume`` ->
+``default_hooks`` -> the ``Trainer``'s loop (``trainer.py``)."""
 import gc
 import logging
 import os
 import random
+import shlex
+import sys
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import numpy as np
 import torch
 import torch.nn as nn
 from iopath.common.file_io import g_pathmgr
 
-from hiera_video.utils.dist import barrier, get_rank, get_world_size, is_main_process
+from hiera_video.utils.collectives import barrier, get_rank, get_world_size, is_main_process
 
 from .build import checkpoint_exists
 from .checkpoint import Checkpointer, set_rng_state
-from .distributed import device_for
+from .launch import device_for
 from .hooks import CheckpointHook, EvalHook, LossGuard, MetricsHook, ProgressBar
 from .optim import build_optimizer, build_scheduler
 from .run_log import log_json_stats, setup_logging
 from .tasks import task_class
-from .train import HookBase, Trainer, make_autocast, trainer_class
+from .trainer import HookBase, Trainer, make_autocast, trainer_class
 
 logger = logging.getLogger(__name__)
 
@@ -32,28 +35,34 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def run(cfg) -> Optional[dict]:
-    """The whole job in this process; returns the test results (rank 0) if TEST.ENABLE."""
+def run(cfg, prepare: Optional[Callable] = None) -> Optional[dict]:
+    """The whole job in this process; returns the test results (rank 0) if TEST.ENABLE.
+
+    ``prepare(cfg)``: a step the caller needs done before anything reads data (``run_net``
+    passes ``synthetic.prepare``, which generates the demo datasets): the first process runs
+    it, then the others (where they share its disk it finds the work done)."""
     setup_logging(cfg.OUTPUT_DIR, get_rank())
     if is_main_process():
         logger.info("%d process(es); config:\n%s", get_world_size(), cfg.dump())
         with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
             f.write(cfg.dump())
-    if cfg.DATA.SYNTHETIC.ENABLE:
-        from hiera_video.data import ensure_synthetic_dataset
-
-        ensure_synthetic_dataset(cfg)  # rank 0 writes, the others wait at its barrier
+    if prepare is not None:
+        if is_main_process():
+            prepare(cfg)
+        barrier()
+        if not is_main_process():
+            prepare(cfg)
     task = task_class(cfg.TASK)(cfg)
     checkpoint = None
     if cfg.TRAIN.ENABLE:
-        checkpoint = train(cfg, task)
+        checkpoint = run_training(cfg, task)
     if cfg.TEST.ENABLE:
         # Training's loader iterators can sit in reference cycles; collected later, inside the test
         # loader's forked workers, they print "can only test a child process" tracebacks.
         gc.collect()
         # PySlowFast's order: the named file, else this run's (or an earlier run's) last checkpoint.
         last = checkpoint or Checkpointer(cfg.OUTPUT_DIR).last()
-        return test(cfg, task, cfg.TEST.CHECKPOINT_FILE_PATH or last)
+        return run_test(cfg, task, cfg.TEST.CHECKPOINT_FILE_PATH or last)
     return None
 
 
@@ -66,7 +75,7 @@ class Training:
     val_loader: object
 
 
-def train(cfg, task) -> Optional[str]:
+def run_training(cfg, task) -> Optional[str]:
     """Train (auto-resuming from OUTPUT_DIR/checkpoints); returns the last checkpoint's path."""
     seed_everything(cfg.RNG_SEED + get_rank())
     checkpointer = Checkpointer(cfg.OUTPUT_DIR, cfg.TRAIN.CHECKPOINT_KEEP)
@@ -175,7 +184,8 @@ def default_hooks(cfg, task, parts: Training, checkpointer: Checkpointer) -> Lis
         return {"model_state": model.state_dict(), "optimizer_state": t.optimizer.state_dict(),
                 "scheduler_state": t.scheduler.state_dict(), "cfg": cfg.dump(),
                 # the training data's own names, so demo_net and extraction print them with no extra file
-                "class_names": list(class_names) if class_names else None}
+                "class_names": list(class_names) if class_names else None,
+                "command": shlex.join([os.path.basename(sys.executable)] + sys.argv)}  # for a model card
 
     metrics = MetricsHook(cfg, t.device)
     return [
@@ -186,7 +196,7 @@ def default_hooks(cfg, task, parts: Training, checkpointer: Checkpointer) -> Lis
     ]
 
 
-def test(cfg, task, checkpoint: Optional[str]) -> Optional[dict]:
+def run_test(cfg, task, checkpoint: Optional[str]) -> Optional[dict]:
     """Multi-view test of ``checkpoint``; rank 0 writes the task's results (``task.write_results``)
     and returns them."""
     from hiera_video.data import build_loader

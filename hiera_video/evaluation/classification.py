@@ -13,7 +13,7 @@ from typing import Callable, Dict, Iterable, Iterator, List
 import torch
 import torch.nn.functional as F
 
-from hiera_video.utils.dist import all_reduce_sum
+from hiera_video.utils.collectives import all_reduce_sum
 
 logger = logging.getLogger(__name__)
 

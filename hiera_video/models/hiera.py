@@ -21,7 +21,7 @@ from torch.utils.checkpoint import checkpoint
 
 from hiera_video.registry import MODELS
 
-from . import fused_cpu
+from . import fused_linear
 from .heads import ClassificationHead
 
 
@@ -96,7 +96,7 @@ class MaskUnitAttention(nn.Module):
         B, N, _ = x.shape
         windows = N // (self.q_stride * self.window_size) if self.use_mask_unit_attn else 1
         L = N // windows
-        qkv = fused_cpu.linear(x, self.qkv).view(B, L, windows, 3, self.heads, self.head_dim)
+        qkv = fused_linear.linear(x, self.qkv).view(B, L, windows, 3, self.heads, self.head_dim)
         q, k, v = qkv.permute(3, 0, 2, 4, 1, 5).unbind(0)  # each [B, windows, heads, L, d]
         if self.q_stride > 1:
             # The leading q_stride chunks of a window are the pooling neighbours.
@@ -110,8 +110,8 @@ class MaskUnitAttention(nn.Module):
         out = out.view(B, windows, self.heads, Lq, self.head_dim).permute(0, 3, 1, 2, 4)
         out = out.reshape(B, Lq * windows, self.dim_out)
         if residual is None:
-            return fused_cpu.linear(out, self.proj)
-        return fused_cpu.linear_add(out, self.proj, residual)
+            return fused_linear.linear(out, self.proj)
+        return fused_linear.linear_add(out, self.proj, residual)
 
 
 class Mlp(nn.Module):
@@ -123,10 +123,10 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden_dim, dim)
 
     def forward(self, x: torch.Tensor, residual: Optional[torch.Tensor] = None) -> torch.Tensor:
-        hidden = fused_cpu.linear(x, self.fc1, gelu=True)
+        hidden = fused_linear.linear(x, self.fc1, gelu=True)
         if residual is None:
-            return fused_cpu.linear(hidden, self.fc2)
-        return fused_cpu.linear_add(hidden, self.fc2, residual)
+            return fused_linear.linear(hidden, self.fc2)
+        return fused_linear.linear_add(hidden, self.fc2, residual)
 
 
 class HieraBlock(nn.Module):
@@ -150,7 +150,7 @@ class HieraBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x_norm = self.norm1(x)
         if self.dim != self.dim_out:
-            x = fused_cpu.linear(x_norm, self.proj)
+            x = fused_linear.linear(x_norm, self.proj)
             q_stride = self.attn.q_stride
             if q_stride > 1:
                 x = x.view(x.shape[0], q_stride, -1, self.dim_out).amax(dim=1)
@@ -165,17 +165,17 @@ class HieraBlock(nn.Module):
     def _fuse_residuals(self) -> bool:
         """Only for our own attn/mlp without hooks, so a hook still sees the branch output alone."""
         return (type(self.attn) is MaskUnitAttention and type(self.mlp) is Mlp
-                and fused_cpu.unhooked(self.attn, self.mlp))
+                and fused_linear.unhooked(self.attn, self.mlp))
 
 
-@MODELS.register()
-class Hiera(nn.Module):
-    """Hiera encoder with a classification head.
+class HieraEncoder(nn.Module):
+    """The Hiera trunk the classifier (``Hiera``) and the MAE (``MaskedAutoencoderHiera``) share:
+    patch embedding, position embeddings and the blocks, tokens in unrolled order. No final norm,
+    no head: each model adds its own, so state-dict keys stay the release's (``patch_embed.*``,
+    ``pos_embed*``, ``blocks.N.*`` at the top level).
 
     Input ``[B, in_chans, H, W]`` (image) or ``[B, in_chans, T, H, W]`` (video) of exactly
-    ``input_size``. ``forward`` returns logits ``[B, num_classes]`` (no softmax, train and
-    eval alike); with ``return_intermediates=True`` also each stage's map in spatial
-    order, ``[B, T', H', W', C]`` (video) or ``[B, H', W', C]`` (image).
+    ``input_size``; ``forward_encoder`` gives the last stage's tokens ``[B, N', C]``.
     """
 
     def __init__(
@@ -184,7 +184,6 @@ class Hiera(nn.Module):
         in_chans: int = 3,
         embed_dim: int = 96,
         num_heads: int = 1,
-        num_classes: int = 1000,
         stages: Tuple[int, ...] = (2, 3, 16, 3),
         q_pool: int = 3,
         q_stride: Tuple[int, ...] = (2, 2),
@@ -197,33 +196,14 @@ class Hiera(nn.Module):
         patch_padding: Tuple[int, ...] = (3, 3),
         mlp_ratio: float = 4.0,
         drop_path_rate: float = 0.0,
-        head_dropout: float = 0.0,
-        head_init_scale: float = 0.001,
         sep_pos_embed: bool = False,
         act_checkpoint: bool = False,
     ):
         super().__init__()
-        dims = len(input_size)
-        for name, value in [("q_stride", q_stride), ("mask_unit_size", mask_unit_size),
-                            ("patch_kernel", patch_kernel), ("patch_stride", patch_stride),
-                            ("patch_padding", patch_padding)]:
-            if len(value) != dims:
-                raise ValueError(f"{name}={tuple(value)} must have {dims} entries like input_size={tuple(input_size)}")
-        if not 0 <= q_pool < len(stages):
-            raise ValueError(f"q_pool={q_pool} must be in [0, {len(stages) - 1}]")
-        unit_px = [m * p for m, p in zip(mask_unit_size, patch_stride)]
-        if any(i % u for i, u in zip(input_size, unit_px)):
-            raise ValueError(
-                f"input_size={tuple(input_size)} must be a multiple of the mask unit in pixels "
-                f"{tuple(unit_px)} (mask_unit_size {tuple(mask_unit_size)} x patch_stride {tuple(patch_stride)})")
-        num_pools = len(stages) - 1
-        if any(m != s**num_pools for m, s in zip(mask_unit_size, q_stride)):
-            raise ValueError(f"mask_unit_size {tuple(mask_unit_size)} must equal q_stride {tuple(q_stride)} "
-                             f"to the power of the {num_pools} stage transitions")
-
+        _check_geometry(input_size, stages, q_pool, q_stride, mask_unit_size, patch_kernel, patch_stride,
+                        patch_padding)
         self.input_size = tuple(input_size)
         self.in_chans = in_chans
-        self.num_classes = num_classes
         self.patch_stride = tuple(patch_stride)
         self.q_stride = tuple(q_stride)
         self.q_pool = q_pool
@@ -235,31 +215,48 @@ class Hiera(nn.Module):
         self.num_mask_units = math.prod(self.mask_spatial_shape)
         self.mu_size = math.prod(mask_unit_size)
         self.stage_ends = [sum(stages[: i + 1]) - 1 for i in range(len(stages))]
-        norm_layer = partial(nn.LayerNorm, eps=1e-6)
 
         self.patch_embed = PatchEmbed(in_chans, embed_dim, patch_kernel, patch_stride, patch_padding)
-        if sep_pos_embed:
+        self._add_pos_embed(embed_dim)
+        self._add_unroll_buffers(len(stages))
+        self.blocks = self._make_blocks(embed_dim, num_heads, stages, mask_unit_attn, dim_mul, head_mul, mlp_ratio,
+                                        drop_path_rate)
+        self.stage_dims = [self.blocks[e].dim_out for e in self.stage_ends]
+        self.num_features = self.stage_dims[-1]
+        # A subclass adds its own layers, then calls ``_init_weights`` (one pass, in module order).
+
+    def _add_pos_embed(self, embed_dim: int) -> None:
+        """Separable (spatial ``[1, H*W, C]`` + temporal ``[1, T, C]``) or joint ``[1, N, C]``."""
+        if self.sep_pos_embed:
             t, h, w = self.tokens_spatial_shape
             self.pos_embed_spatial = nn.Parameter(torch.zeros(1, h * w, embed_dim))
             self.pos_embed_temporal = nn.Parameter(torch.zeros(1, t, embed_dim))
         else:
             self.pos_embed = nn.Parameter(torch.zeros(1, math.prod(self.tokens_spatial_shape), embed_dim))
 
-        # Unrolled-order bookkeeping: where each token goes, and per stage how to put it back.
-        self.register_buffer("unroll_index", unroll_order(self.tokens_spatial_shape, q_stride, num_pools), persistent=False)
+    def _add_unroll_buffers(self, num_stages: int) -> None:
+        """Unrolled-order bookkeeping: where each token goes, and per stage how to put it back."""
+        num_pools = num_stages - 1
+        self.register_buffer("unroll_index", unroll_order(self.tokens_spatial_shape, self.q_stride, num_pools),
+                             persistent=False)
         self.stage_grids = []
-        for stage in range(len(stages)):
-            pools = min(stage, q_pool)
-            grid = [g // s**pools for g, s in zip(self.tokens_spatial_shape, q_stride)]
-            order = unroll_order(grid, q_stride, num_pools - pools)
+        for stage in range(num_stages):
+            pools = min(stage, self.q_pool)
+            grid = [g // s**pools for g, s in zip(self.tokens_spatial_shape, self.q_stride)]
+            order = unroll_order(grid, self.q_stride, num_pools - pools)
             self.register_buffer(f"reroll_index_{stage}", torch.argsort(order), persistent=False)
             self.stage_grids.append(grid)
 
-        flat_q_stride = math.prod(q_stride)
+    def _make_blocks(self, embed_dim, num_heads, stages, mask_unit_attn, dim_mul, head_mul, mlp_ratio,
+                     drop_path_rate) -> nn.ModuleList:
+        """The blocks of every stage: the first of a stage widens (and q-pools for the first
+        ``q_pool`` transitions); stochastic depth rises linearly to ``drop_path_rate``."""
+        norm_layer = partial(nn.LayerNorm, eps=1e-6)
+        flat_q_stride = math.prod(self.q_stride)
         window = self.mu_size
         dpr = torch.linspace(0, drop_path_rate, sum(stages), device="cpu").tolist()
-        q_pool_blocks = {end + 1 for end in self.stage_ends[:q_pool]}
-        self.blocks = nn.ModuleList()
+        q_pool_blocks = {end + 1 for end in self.stage_ends[: self.q_pool]}
+        blocks = nn.ModuleList()
         stage = 0
         dim, heads = embed_dim, num_heads
         for i in range(sum(stages)):
@@ -273,32 +270,18 @@ class Hiera(nn.Module):
                 stage += 1
                 if i in q_pool_blocks:
                     window //= flat_q_stride
-            self.blocks.append(HieraBlock(
+            blocks.append(HieraBlock(
                 dim, dim_out, heads, mlp_ratio, dpr[i], norm_layer,
                 q_stride=flat_q_stride if i in q_pool_blocks else 1,
                 window_size=window, use_mask_unit_attn=use_mu_attn))
             dim = dim_out
-        self.stage_dims = [self.blocks[e].dim_out for e in self.stage_ends]
-        self.num_features = dim
-        self.norm = norm_layer(dim)
-        self.head = ClassificationHead(dim, num_classes, dropout=head_dropout)
+        return blocks
 
-        self._init_weights(head_init_scale)
-
-    def _init_weights(self, head_init_scale: float):
+    def _init_weights(self) -> None:
+        """The release's init of every layer (``_init_layers``) after the position embeddings'."""
         for p in [getattr(self, n) for n in ("pos_embed", "pos_embed_spatial", "pos_embed_temporal") if hasattr(self, n)]:
             nn.init.trunc_normal_(p, std=0.02)
-        for m in self.modules():
-            if isinstance(m, (nn.Linear, nn.Conv2d, nn.Conv3d)):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-        with torch.no_grad():
-            self.head.projection.weight.mul_(head_init_scale)
-            self.head.projection.bias.mul_(head_init_scale)
+        _init_layers(self)
 
     # timm-style hooks used by the optimizer (layer decay, no weight decay).
     @torch.jit.ignore
@@ -376,6 +359,40 @@ class Hiera(nn.Module):
         index = getattr(self, f"reroll_index_{stage}")
         return x[:, index].view(x.shape[0], *self.stage_grids[stage], x.shape[-1])
 
+    def reroll_kept(self, x: torch.Tensor, stage: int, num_kept: int) -> torch.Tensor:
+        """Masked stage output ``[B, N_s, C]`` -> ``[B, K, *unit_shape_s, C]`` with each kept
+        unit's tokens in spatial order."""
+        pools = min(stage, self.q_pool)
+        unit = [m // s**pools for m, s in zip(self.mask_unit_size, self.q_stride)]
+        B, _, C = x.shape
+        # Within a unit the order is the unroll of the unit's own grid.
+        order = torch.argsort(unroll_order(unit, self.q_stride, len(self.stage_ends) - 1 - pools)).to(x.device)
+        x = x.view(B, -1, num_kept, C)[:, order]
+        return x.transpose(1, 2).reshape(B, num_kept, *unit, C)
+
+
+@MODELS.register()
+class Hiera(HieraEncoder):
+    """Hiera classifier: the trunk, a final LayerNorm of the mean-pooled last stage, and a linear head.
+
+    ``forward`` returns logits ``[B, num_classes]`` (no softmax, train and eval alike); with
+    ``return_intermediates=True`` also each stage's map in spatial order, ``[B, T', H', W', C]``
+    (video) or ``[B, H', W', C]`` (image). Arguments: ``HieraEncoder``'s, and ``num_classes``,
+    ``head_dropout``, ``head_init_scale`` (the head's initial weights are scaled by it, as in the
+    release).
+    """
+
+    def __init__(self, num_classes: int = 1000, head_dropout: float = 0.0, head_init_scale: float = 0.001,
+                 **trunk_args):
+        super().__init__(**trunk_args)
+        self.num_classes = num_classes
+        self.norm = nn.LayerNorm(self.num_features, eps=1e-6)
+        self.head = ClassificationHead(self.num_features, num_classes, dropout=head_dropout)
+        self._init_weights()
+        with torch.no_grad():
+            self.head.projection.weight.mul_(head_init_scale)
+            self.head.projection.bias.mul_(head_init_scale)
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled, normed feature ``[B, num_features]``."""
         x, _ = self.forward_encoder(x)
@@ -400,13 +417,45 @@ class Hiera(nn.Module):
             maps = [self.reroll_kept(t, s, keep_idx.shape[1]) for s, t in enumerate(stage_outputs)]
         return logits, maps
 
-    def reroll_kept(self, x: torch.Tensor, stage: int, num_kept: int) -> torch.Tensor:
-        """Masked stage output ``[B, N_s, C]`` -> ``[B, K, *unit_shape_s, C]`` with each kept
-        unit's tokens in spatial order."""
-        pools = min(stage, self.q_pool)
-        unit = [m // s**pools for m, s in zip(self.mask_unit_size, self.q_stride)]
-        B, _, C = x.shape
-        # Within a unit the order is the unroll of the unit's own grid.
-        order = torch.argsort(unroll_order(unit, self.q_stride, len(self.stage_ends) - 1 - pools)).to(x.device)
-        x = x.view(B, -1, num_kept, C)[:, order]
-        return x.transpose(1, 2).reshape(B, num_kept, *unit, C)
+    def save_pretrained(self, folder: str, class_names: Optional[List[str]] = None) -> List[str]:
+        """Write a Hugging Face Hub folder (model.safetensors, config.json, README.md) that
+        ``create_model(folder)`` loads back; ``hiera-export --format hf`` adds the run's clip
+        shape, config and test results. Returns the paths written."""
+        from .hf_format import save_pretrained
+
+        return save_pretrained(self, folder, class_names or getattr(self, "class_names", None))
+
+
+def _check_geometry(input_size, stages, q_pool, q_stride, mask_unit_size, patch_kernel, patch_stride,
+                    patch_padding) -> None:
+    """A ValueError naming the argument when the token grid, mask units and pooling do not fit."""
+    dims = len(input_size)
+    for name, value in [("q_stride", q_stride), ("mask_unit_size", mask_unit_size),
+                        ("patch_kernel", patch_kernel), ("patch_stride", patch_stride),
+                        ("patch_padding", patch_padding)]:
+        if len(value) != dims:
+            raise ValueError(f"{name}={tuple(value)} must have {dims} entries like input_size={tuple(input_size)}")
+    if not 0 <= q_pool < len(stages):
+        raise ValueError(f"q_pool={q_pool} must be in [0, {len(stages) - 1}]")
+    unit_px = [m * p for m, p in zip(mask_unit_size, patch_stride)]
+    if any(i % u for i, u in zip(input_size, unit_px)):
+        raise ValueError(
+            f"input_size={tuple(input_size)} must be a multiple of the mask unit in pixels "
+            f"{tuple(unit_px)} (mask_unit_size {tuple(mask_unit_size)} x patch_stride {tuple(patch_stride)})")
+    num_pools = len(stages) - 1
+    if any(m != s**num_pools for m, s in zip(mask_unit_size, q_stride)):
+        raise ValueError(f"mask_unit_size {tuple(mask_unit_size)} must equal q_stride {tuple(q_stride)} "
+                         f"to the power of the {num_pools} stage transitions")
+
+
+def _init_layers(module: nn.Module) -> None:
+    """The release's init: truncated normal (std 0.02) linear and conv weights, zero biases,
+    LayerNorms at identity."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.Conv3d)):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)

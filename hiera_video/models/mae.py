@@ -23,20 +23,22 @@ from torch.utils.checkpoint import checkpoint
 
 from hiera_video.registry import MODELS
 
-from . import pretrained, zoo
-from .hiera import Hiera, HieraBlock, unroll_order
+from .hiera import HieraBlock, HieraEncoder, unroll_order
 from .mae_targets import make_target, target_dim
 
 logger = logging.getLogger(__name__)
 
 
 @MODELS.register()
-class MaskedAutoencoderHiera(Hiera):
+class MaskedAutoencoderHiera(HieraEncoder):
     """Hiera MAE. ``forward(x, mask_ratio)`` or ``forward(x, mask=keep_mask)`` returns
     ``(loss, pred [B, M, P], label [B, M, P], keep_mask [B, num_mask_units])``, where ``M``
     is the number of masked prediction tokens per sample, in row-major token order.
 
-    Args (besides ``Hiera``'s):
+    The encoder is the classifier's trunk (``HieraEncoder``), with q-pooling stopped before the
+    last stage (``q_pool=2``), so the stages can be fused at one resolution.
+
+    Args (besides ``HieraEncoder``'s):
         decoder_embed_dim, decoder_depth, decoder_num_heads: the decoder transformer.
         mask_ratio: default fraction of mask units deleted when ``forward`` gets none.
         target: ``"pixel"`` (per-patch normalised pixels) or ``"hog"``.
@@ -48,10 +50,9 @@ class MaskedAutoencoderHiera(Hiera):
                  mask_ratio: float = 0.6, target: str = "pixel", norm_pix_loss: bool = True,
                  sparse_embed: bool = True, **hiera_kwargs):
         hiera_kwargs.setdefault("q_pool", 2)
-        for unused in ("num_classes", "head_dropout", "head_init_scale"):
+        for unused in ("num_classes", "head_dropout", "head_init_scale"):  # a classifier's config may carry them
             hiera_kwargs.pop(unused, None)
-        super().__init__(num_classes=1, **hiera_kwargs)
-        del self.norm, self.head
+        super().__init__(**hiera_kwargs)
         kernel, pstride, padding = self._patch_geometry()
         if len(self.input_size) == 3 and self.q_stride[0] != 1:
             raise ValueError(f"video MAE needs q_stride[0] == 1 (time-strided targets), got {self.q_stride}")
@@ -110,6 +111,7 @@ class MaskedAutoencoderHiera(Hiera):
         return tuple(proj.kernel_size), tuple(proj.stride), tuple(proj.padding)
 
     def _init_mae_weights(self):
+        self._init_weights()
         nn.init.trunc_normal_(self.mask_token, std=0.02)
         nn.init.trunc_normal_(self.decoder_pos_embed, std=0.02)
         for m in self.modules():
@@ -279,8 +281,6 @@ class MaskedAutoencoderHiera(Hiera):
         pred = self.predict(self.decode(self.encode(x, keep_idx), keep_idx))
         return pred, self.token_keep_mask(self.keep_mask_from_idx(keep_idx))
 
-    def forward_features(self, x):  # the classifier API does not apply to the MAE
-        raise TypeError("MaskedAutoencoderHiera has no pooled features; build a hiera_* classifier from its checkpoint")
 
 
 def _check_ratio(mask_ratio) -> float:
@@ -302,59 +302,3 @@ def _interleave(x: torch.Tensor, dims: int) -> torch.Tensor:
     """``[B, *n_units, *unit, C]`` -> ``[B, n0, u0, n1, u1, ..., C]`` (undo the windowing)."""
     perm = [0] + [v for d in range(dims) for v in (1 + d, 1 + dims + d)] + [1 + 2 * dims]
     return x.permute(perm)
-
-
-# ------------------------------------------- old names (the zoo holds MAE names now)
-MAE_CONFIGS = {n: c for n, c in zoo.MODEL_CONFIGS.items() if n.startswith("mae_")}
-create_mae_model = zoo.create_model
-
-
-def list_mae_models(pattern: str = "*"):
-    return [n for n in zoo.list_models(pattern) if n in MAE_CONFIGS]
-
-
-def load_mae_pretrained(model: MaskedAutoencoderHiera, path: str, require_decoder: bool = False) -> None:
-    """``pretrained.load_mae_pretrained`` that also takes a release tag of ``model.model_name``
-    (``"mae_k400"``)."""
-    zoo.warn_if_not_release_heads(model, path)
-    pretrained.load_mae_pretrained(model, zoo.resolve_pretrained(getattr(model, "model_name", None), path),
-                                   require_decoder)
-
-
-def mae_kwargs_from_state_dict(state: dict) -> dict:
-    """Constructor arguments of the MAE that wrote ``state``, read from tensor shapes
-    (standard strides and mask units assumed). Heads leave no trace in the weights: the
-    encoder's come from the named size with the same width and depth (else 1), the
-    decoder's are the release's 16; override them when they differ (a checkpoint of the
-    paper's video recipe, configs/MAE, has 8)."""
-    w = state["patch_embed.proj.weight"]
-    video = w.dim() == 5
-    base = {k: v for k, v in (zoo.VIDEO if video else zoo.IMAGE).items() if k != "num_classes"}
-    depth = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("blocks."))
-    starts = [i for i in range(1, depth) if f"blocks.{i}.proj.weight" in state]
-    stages = tuple(b - a for a, b in zip([0] + starts, starts + [depth]))
-    embed_dim = w.shape[0]
-    heads = next((a["num_heads"] for a in zoo.SIZES.values()
-                  if a["embed_dim"] == embed_dim and tuple(a["stages"]) == stages), 1)
-    stride = base["patch_stride"]
-    if video:
-        side = math.isqrt(state["pos_embed_spatial"].shape[1]) * stride[1]
-        input_size = (state["pos_embed_temporal"].shape[1] * stride[0], side, side)
-    else:
-        side = math.isqrt(state["pos_embed"].shape[1]) * stride[0]
-        input_size = (side, side)
-    dec_dim = state["decoder_embed.weight"].shape[0]
-    dec_depth = len({k.split(".")[1] for k in state if k.startswith("decoder_blocks.")})
-    pred_stride = stride[-1] * 2 ** 2
-    out = state["decoder_pred.weight"].shape[0]
-    target = "pixel" if out == pred_stride ** 2 * w.shape[1] else "hog"
-    base.update(input_size=input_size, in_chans=w.shape[1], embed_dim=embed_dim, num_heads=heads, stages=stages,
-                q_pool=len(state_keys_prefix(state, "multi_scale_fusion_heads.")) or 2,
-                decoder_embed_dim=dec_dim, decoder_depth=dec_depth, decoder_num_heads=16,
-                mask_ratio=0.9 if video else 0.6, target=target)
-    return base
-
-
-def state_keys_prefix(state: dict, prefix: str) -> set:
-    """Distinct module indices under ``prefix`` (e.g. fusion heads with weights)."""
-    return {k[len(prefix):].split(".")[0] for k in state if k.startswith(prefix)}

@@ -8,14 +8,17 @@ the model modules and they may use it.
 import difflib
 import fnmatch
 import logging
+import os
 from typing import Dict, List, NamedTuple, Optional, Union
 
 import torch.nn as nn
 
 from hiera_video.registry import MODELS
 
+from . import hf_format
+from .checkpoints import read_checkpoint
 from .hub import cache_path, cached_checkpoint
-from .pretrained import load_mae_pretrained, load_pretrained
+from .weights import CLASSIFIER_ONLY, MAE_ONLY, load_weights
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +85,8 @@ for _size in _VIDEO_SIZES:
     PRETRAINED[f"hiera_{_size}_16x224"] = {"mae_k400_ft_k400": Checkpoint(f"{_RELEASE}hiera_{_size}_16x224.pth"),
                                            "mae_k400": Checkpoint(f"{_RELEASE}mae_hiera_{_size}_16x224.pth")}
     PRETRAINED[f"mae_hiera_{_size}_16x224"] = {"mae_k400": Checkpoint(f"{_RELEASE}mae_hiera_{_size}_16x224.pth")}
+CLASSIFIER_HINT = "is it another Hiera size or an image/video mismatch?"
+MAE_HINT = "another size, image/video, decoder width or target?"
 TAGS = sorted({tag for tags in PRETRAINED.values() for tag in tags})
 
 
@@ -172,27 +177,76 @@ def warn_if_not_release_heads(model: nn.Module, pretrained) -> None:
 
 def create_model(name: str, pretrained: Union[bool, str, None] = None, **overrides) -> nn.Module:
     """Build a named Hiera classifier or, for ``mae_*`` names, the sparse MAE (``models.mae``),
-    optionally loading an official-format checkpoint.
+    optionally loading weights; or the model a Hub id or a Hub-format folder holds.
 
     Args:
-        name: one of ``list_models()``, e.g. ``"hiera_base_16x224"``, ``"mae_hiera_base_16x224"``.
+        name: one of ``list_models()``, e.g. ``"hiera_base_16x224"``, ``"mae_hiera_base_16x224"``;
+            or ``"hf-hub:owner/repo"`` (e.g. ``"hf-hub:facebook/hiera_base_16x224.mae_k400_ft_k400"``,
+            timm's spelling) or a folder written by ``save_pretrained`` / ``hiera-export --format hf``:
+            the architecture comes from its ``config.json``, the weights from its ``model.safetensors``.
         pretrained: ``True`` for the release's default checkpoint of ``name``, a release tag
             (``"mae_k400_ft_k400"``, ``"mae_k400"``, ``"mae_in1k_ft_in1k"``, ``"mae_in1k"``:
-            ``list_pretrained()``), or a local path / iopath URI of a
-            ``{"model_state": state_dict}`` file (the release's format or this project's). An
-            MAE loads an MAE file strictly, a classifier file into its encoder (decoder fresh).
+            ``list_pretrained()``), or any source ``checkpoints.read_checkpoint`` reads: a
+            ``.pth``/``.pyth`` file (the release's format or this project's), a ``.safetensors``
+            file, a Hub folder or an ``hf-hub:`` id. Files are read as data only. An MAE loads an
+            MAE file strictly, a classifier file into its encoder (decoder fresh).
         overrides: any constructor argument, e.g. ``num_classes``, ``input_size``,
             ``drop_path_rate``, ``head_dropout``, ``in_chans``, ``act_checkpoint``; for MAE
             names also ``decoder_depth``, ``decoder_num_heads``, ``mask_ratio``, ``target`` ...
     """
+    if is_model_source(name):
+        return _create_from_source(name, pretrained, **overrides)
     kwargs = {**model_config(name), **overrides}
     kwargs["input_size"] = tuple(kwargs["input_size"])
     path = resolve_pretrained(name, pretrained)  # before building: a bad tag or missing file fails fast
     model = MODELS.get(_builder_name(name))(**kwargs)
     model.model_name = name  # lets CHECKPOINT_FILE_PATH tags resolve against this model later
+    model.model_args = kwargs  # what save_pretrained records
     if path and name.startswith("mae_"):
         warn_if_not_release_heads(model, pretrained)
-        load_mae_pretrained(model, path)
+        load_weights(model, path, drop=CLASSIFIER_ONLY, fresh=MAE_ONLY, hint=MAE_HINT)
     elif path:
-        load_pretrained(model, path)
+        load_weights(model, path, drop=MAE_ONLY, fresh=CLASSIFIER_ONLY, head="reinit", hint=CLASSIFIER_HINT)
+    return model
+
+
+def is_model_source(name) -> bool:
+    """Whether ``create_model``'s ``name`` is a Hub id or a Hub-format folder rather than a name."""
+    return hf_format.is_hub_id(name) or (isinstance(name, str) and os.path.isdir(name)
+                                          and os.path.isfile(os.path.join(name, hf_format.WEIGHTS_FILE)))
+
+
+_MAE_ONLY_ARGS = ("decoder_embed_dim", "decoder_depth", "decoder_num_heads", "mask_ratio", "target", "norm_pix_loss",
+                  "sparse_embed", "q_pool")
+
+
+def _create_from_source(source: str, pretrained, **overrides) -> nn.Module:
+    """The model of a Hub id or folder, with its weights (``pretrained=False`` leaves them out).
+
+    This project's folders name their model. The release's ``config.json`` holds the reference
+    constructor's non-default arguments (ours has the same defaults, so they build the same
+    architecture) and no name: the repo's (``facebook/<name>.<tag>``) is used, as the release's
+    factories do: ``hiera_base_224.mae_in1k`` is a classifier initialised from MAE weights,
+    ``mae_hiera_*`` an MAE. An unknown name builds what the weights are (decoder -> MAE)."""
+    ckpt = read_checkpoint(source)
+    name, args = hf_format.model_from_config(ckpt.meta.get("config", {}), ckpt.state_dict)
+    if name in (None, "mae"):
+        repo = hf_format.split_hub_id(source)[0] if hf_format.is_hub_id(source) else os.path.basename(source.rstrip("/"))
+        guess = repo.split("/")[-1].split(".")[0]
+        mae = guess.startswith("mae_") if guess in MODEL_CONFIGS else name == "mae"
+        name = guess if guess in MODEL_CONFIGS else None
+        if not mae:  # an MAE's config into a classifier: its q_pool and decoder arguments do not apply
+            args = {k: v for k, v in args.items() if k not in _MAE_ONLY_ARGS}
+        builder = "MaskedAutoencoderHiera" if mae else "Hiera"
+    else:
+        builder = _builder_name(name)
+    args = {**args, **overrides}
+    model = MODELS.get(builder)(**args)
+    model.model_name, model.model_args = name, args
+    if pretrained is not False:
+        if builder == "MaskedAutoencoderHiera":
+            load_weights(model, ckpt, drop=CLASSIFIER_ONLY, fresh=MAE_ONLY, hint=MAE_HINT)
+        else:
+            load_weights(model, ckpt, drop=MAE_ONLY, fresh=CLASSIFIER_ONLY, head="reinit", hint=CLASSIFIER_HINT)
+    model.class_names = ckpt.class_names
     return model

@@ -11,6 +11,8 @@ from typing import Callable, Iterable, IO
 
 from iopath.common.file_io import g_pathmgr
 
+from hiera_video.errors import ForeignFolderError
+
 
 def _read_umask() -> int:
     mask = os.umask(0)  # the only way to read it is to set it; read once, not per write
@@ -79,3 +81,12 @@ def check_writable(out_dir: str) -> None:
 def output_path(out_dir: str, path: str) -> str:
     """``path`` under ``out_dir`` unless it is absolute or a URI."""
     return path if os.path.isabs(path) or "://" in path else os.path.join(out_dir, path)
+
+
+def check_new_files(paths, allow_flag: str = "--overwrite") -> None:
+    """Raise ``ForeignFolderError`` naming the files among ``paths`` that already exist (a tool
+    that writes lists must not replace a user's own without being told to with ``allow_flag``)."""
+    existing = [p for p in paths if os.path.exists(p)]
+    if existing:
+        raise ForeignFolderError(f"{len(existing)} output file(s) already exist and would be replaced: "
+                                 f"{', '.join(existing[:5])}; choose another --out, or pass {allow_flag} to replace them")

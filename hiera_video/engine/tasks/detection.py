@@ -24,16 +24,17 @@ import numpy as np
 import torch
 
 from hiera_video.config import require
+from hiera_video.errors import BadCheckpoint
 from hiera_video.data.ava import ava_path
 from hiera_video.evaluation.ava_map import (detections_from_predictions, evaluate_frame_map, read_labelmap,
                                             write_detections_csv)
-from hiera_video.models.pretrained import read_state_dict
-from hiera_video.models.state_dict import load_state_dict_checked
+from hiera_video.models.checkpoints import read_checkpoint
 from hiera_video.models.roi_head import AVAROIHead, HieraAVADetector
-from hiera_video.utils.dist import all_gather_object
+from hiera_video.models.weights import MAE_ONLY, load_weights
+from hiera_video.utils.collectives import all_gather_object
 from hiera_video.utils.io import output_path, write_text
 
-from ..build import build_model, load_train_init
+from ..build import build_model, checkpoint_path
 from .base import Task, register_task
 
 logger = logging.getLogger(__name__)
@@ -95,22 +96,20 @@ class DetectionTask(Task):
         return HieraAVADetector(backbone, head)
 
     def load_train_init(self, model, path: str) -> None:
-        """Kinetics classifier weights -> the backbone: loaded into a classifier built from the
-        config (MAE parts dropped, head re-initialised if the class count differs, position
-        embeddings resized, anything else that does not fit is an error), head left out."""
-        classifier = build_model(self.cfg)
-        load_train_init(classifier, path)
-        state = {k: v for k, v in classifier.state_dict().items() if not k.startswith("head.")}
-        load_state_dict_checked(_unwrap(model).backbone, state, path, hint="the detection backbone")
+        """Kinetics classifier (or MAE encoder) weights -> the backbone: MAE parts and the classifier
+        head left out, position embeddings resized, anything else that does not fit is an error."""
+        backbone = _unwrap(model).backbone
+        load_weights(backbone, checkpoint_path(backbone, path), drop=MAE_ONLY + ("head.",), fresh=("norm.",),
+                     hint="the detection backbone")
         logger.info("detection backbone initialised from %s (ROI head starts fresh)", path)
 
     def load_test_weights(self, model, path: str) -> None:
         """A detection checkpoint of this project (backbone.* and head.* keys)."""
-        state = read_state_dict(path)
-        if not any(k.startswith("backbone.") for k in state):
-            raise ValueError(f"{path} is not a detection checkpoint (no backbone.* keys): test a checkpoint "
+        ckpt = read_checkpoint(path)
+        if not any(k.startswith("backbone.") for k in ckpt.state_dict):
+            raise BadCheckpoint(f"{path} is not a detection checkpoint (no backbone.* keys): test a checkpoint "
                              "trained with TASK detection; a Kinetics classifier goes in TRAIN.CHECKPOINT_FILE_PATH")
-        load_state_dict_checked(_unwrap(model), state, path, hint="the detector built from the config")
+        load_weights(_unwrap(model), ckpt, hint="the detector built from the config")
         logger.info("testing detection weights from %s", path)
 
     # ------------------------------------------------------------------ training

@@ -19,11 +19,12 @@ import torch
 
 from hiera_video.config import require
 from hiera_video.errors import ConfigError
-from hiera_video.models.mae import load_mae_pretrained
+from hiera_video.models.weights import CLASSIFIER_ONLY, MAE_ONLY, load_weights
+from hiera_video.models.zoo import MAE_HINT, warn_if_not_release_heads
 from hiera_video.models.zoo import create_model
-from hiera_video.utils.dist import all_reduce_sum
+from hiera_video.utils.collectives import all_reduce_sum
 
-from ..build import model_kwargs
+from ..build import checkpoint_path, model_kwargs
 from .base import Task, register_task
 
 logger = logging.getLogger(__name__)
@@ -70,11 +71,14 @@ class MAETask(Task):
         return model
 
     def load_train_init(self, model, path: str) -> None:
-        load_mae_pretrained(model, path)
+        """An MAE checkpoint, or a classifier's encoder (the decoder then starts fresh, with a warning)."""
+        warn_if_not_release_heads(model, path)
+        load_weights(model, checkpoint_path(model, path), drop=CLASSIFIER_ONLY, fresh=MAE_ONLY, hint=MAE_HINT)
 
     def load_test_weights(self, model, path: str) -> None:
         """An MAE checkpoint only: a classifier's would leave the decoder random."""
-        load_mae_pretrained(model, path, require_decoder=True)
+        load_weights(model, checkpoint_path(model, path), drop=CLASSIFIER_ONLY,
+                     hint="an MAE checkpoint is needed: a file with no MAE decoder is a classifier's")
 
     def training_step(self, model, batch: Dict, device):
         video = batch["video"].to(device, non_blocking=True)

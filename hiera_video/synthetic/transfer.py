@@ -1,4 +1,4 @@
-"""A second generated dataset, in class folders, whose classes the main demo (``synthetic.py``) lacks.
+"""A second generated dataset, in class folders, whose classes the main demo (``motion.py``) lacks.
 
 Eight motion-defined classes: ``move_up_left``, ``move_up_right``, ``move_down_left``,
 ``move_down_right`` (diagonals at the demo's speeds), ``shake_horizontal``, ``shake_vertical``
@@ -13,7 +13,7 @@ Layout: ``out/<class>/<n>.mp4`` (one pool: the ``folder`` dataset splits it by
 DATA.VAL_FRACTION / DATA.TEST_FRACTION) and ``meta.json``. Deterministic from the seed.
 Used by ``benchmarks/transfer_synthetic.py``.
 
-CLI: ``python -m hiera_video.data.synthetic_transfer --out data/synthetic_transfer [--per-class 40]``.
+CLI: ``python -m hiera_video.synthetic.transfer --out data/synthetic_transfer [--per-class 40]``.
 """
 import argparse
 import json
@@ -26,14 +26,15 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from .generated_folder import check_generator_target, read_meta
-from .synthetic import FPS, Appearance, render_clip, sample_appearance, write_mp4
+from .motion import Appearance, render_clip, sample_appearance
+from .mp4 import FPS, write_mp4
+from .target_folder import check_generator_target, read_meta
 
 logger = logging.getLogger(__name__)
 
 CLASSES = ("grow", "move_down_left", "move_down_right", "move_up_left", "move_up_right", "shake_horizontal",
            "shake_vertical", "shrink")  # sorted, as the folder dataset indexes them
-GENERATOR = "hiera_video.data.synthetic_transfer"
+GENERATOR = "hiera_video.synthetic.transfer"
 
 
 def poses(app: Appearance, name: str, num_frames: int, rng: np.random.Generator, size: int) -> np.ndarray:

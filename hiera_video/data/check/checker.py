@@ -27,14 +27,12 @@ import time
 from collections import Counter
 from typing import Dict, Optional, Sequence
 
-from .check.outputs import (TOOL, OutputExists, Progress, default_report_path, fingerprint, not_ours, own_report,
+from .outputs import (TOOL, OutputExists, Progress, default_report_path, fingerprint, not_ours, own_report,
                             progress_path, sha256, write_new)
-from .check.pool import results
-from .check.report import assemble
-from .check.scan import scan_video
-from .check.sources import build_sources
-
-__all__ = ["TOOL", "OutputExists", "check_dataset", "scan_video"]
+from .pool import results
+from .report import assemble
+from .scan import scan_video
+from .sources import build_sources
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""oneDNN linear layers with the bias, GELU or residual add fused in, for float32 on CPU.
+"""Every linear layer of the Hiera blocks: ``linear`` (bias, optional GELU) and ``linear_add``
+(+ a residual), fused into one oneDNN kernel for float32 on CPU, the plain ops everywhere else.
 
 An eager ``F.linear`` on CPU writes its output twice (the broadcast bias, then the GEMM
 on top), and the GELU or residual add after it is one more pass over a large tensor.

@@ -1,4 +1,4 @@
-"""torch.distributed: launching (spawn / several machines / torchrun) and process-group set-up (collectives: utils/dist.py).
+"""torch.distributed: launching (spawn / several machines / torchrun) and process-group set-up (collectives: utils/collectives.py).
 
 * One machine: ``NUM_GPUS`` > 1 spawns one process per GPU (NCCL); with ``NUM_GPUS 0``,
   ``NUM_CPU_PROCESSES`` > 1 spawns CPU processes (gloo).
@@ -26,7 +26,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from hiera_video.utils.dist import get_world_size
+from hiera_video.utils.collectives import get_world_size
 
 logger = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from hiera_video import create_model
-from hiera_video.models import fused_cpu
+from hiera_video.models import fused_linear
 
-pytestmark = pytest.mark.skipif(not fused_cpu._AVAILABLE, reason="this torch build has no oneDNN linear kernels")
+pytestmark = pytest.mark.skipif(not fused_linear._AVAILABLE, reason="this torch build has no oneDNN linear kernels")
 
 TINY = dict(embed_dim=16, num_heads=1, stages=(1, 2, 1, 1), input_size=(4, 64, 64), num_classes=7)
 
@@ -70,9 +70,9 @@ def test_linear_helpers_match_torch():
     layer = torch.nn.Linear(24, 40)
     x, residual = torch.randn(3, 5, 24), torch.randn(3, 5, 40)
     with torch.no_grad():
-        torch.testing.assert_close(fused_cpu.linear(x, layer, gelu=True), torch.nn.functional.gelu(layer(x)))
-        torch.testing.assert_close(fused_cpu.linear_add(x, layer, residual), layer(x) + residual)
-        torch.testing.assert_close(fused_cpu.linear(x.transpose(0, 1), layer), layer(x.transpose(0, 1)))
+        torch.testing.assert_close(fused_linear.linear(x, layer, gelu=True), torch.nn.functional.gelu(layer(x)))
+        torch.testing.assert_close(fused_linear.linear_add(x, layer, residual), layer(x) + residual)
+        torch.testing.assert_close(fused_linear.linear(x.transpose(0, 1), layer), layer(x.transpose(0, 1)))
 
 
 def test_hooks_and_swapped_modules_see_their_usual_calls():

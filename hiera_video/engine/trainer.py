@@ -11,7 +11,7 @@ from typing import Callable, Dict, List, Optional
 import torch
 import torch.nn as nn
 
-from hiera_video.utils.dist import all_reduce_sum, get_world_size
+from hiera_video.utils.collectives import all_reduce_sum, get_world_size
 
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Where a dataset generator may write: a missing or empty folder, or its own earlier output.
 
-The generators (``synthetic``, ``ava_synthetic``) mark what they write with ``meta.json``
+The generators (``motion``, ``transfer``, ``ava``) mark what they write with ``meta.json``
 holding ``"generator": <name>``. Any other non-empty folder belongs to someone else: writing
 there could replace a user's ``test.csv`` and mix generated clips with their videos, so the
 generator refuses and says what it found.
@@ -9,11 +9,9 @@ import json
 import os
 from typing import Callable, Dict
 
+from hiera_video.errors import ForeignFolderError
+
 META_FILE = "meta.json"
-
-
-class ForeignFolderError(ValueError):
-    """The generator's target folder holds files the generator did not write."""
 
 
 def read_meta(folder: str) -> Dict:
@@ -43,12 +41,3 @@ def check_generator_target(folder: str, is_own_meta: Callable[[Dict], bool], wha
         f"{META_FILE} of its own, so it will not write there. To use your own data in this folder, set "
         "DATA.SYNTHETIC.ENABLE False; to generate the demo data, point DATA.PATH_TO_DATA_DIR at an empty or "
         "new folder.")
-
-
-def check_new_files(paths, allow_flag: str = "--overwrite") -> None:
-    """Raise ``ForeignFolderError`` naming the files among ``paths`` that already exist (a tool
-    that writes lists must not replace a user's own without being told to with ``allow_flag``)."""
-    existing = [p for p in paths if os.path.exists(p)]
-    if existing:
-        raise ForeignFolderError(f"{len(existing)} output file(s) already exist and would be replaced: "
-                                 f"{', '.join(existing[:5])}; choose another --out, or pass {allow_flag} to replace them")

@@ -1,6 +1,6 @@
 """Generated data in the AVA v2.2 layout (tests and configs/Synthetic/AVA_TINY_DEMO.yaml).
 
-    python -m hiera_video.data.ava_synthetic --out /tmp/ava_syn [--train-videos 6 --val-videos 3
+    python -m hiera_video.synthetic.ava --out /tmp/ava_syn [--train-videos 6 --val-videos 3
         --keyframes 10 --height 96 --width 128 --seed 0]
 
 ``ensure_ava_synthetic_dataset(cfg)`` writes it into DATA.PATH_TO_DATA_DIR on a first run
@@ -38,14 +38,15 @@ import time
 import numpy as np
 from PIL import Image
 
-from .generated_folder import check_generator_target, read_meta
+from .target_folder import check_generator_target, read_meta
 
 logger = logging.getLogger(__name__)
 
 FPS, START_SEC, FIRST_KEYFRAME, MARGIN_SEC = 30, 900, 902, 2
 CLASSES = {1: "stand", 2: "sit", 3: "bend/bow (at the waist)", 4: "wave", 5: "walk", 6: "talk to (e.g., self, a person)"}
 EVALUATED = [1, 2, 3, 4, 5]
-GENERATOR = "hiera_video.data.ava_synthetic"
+# The name meta.json records (kept from earlier versions, whose folders it recognises).
+GENERATOR = "hiera_video.synthetic.ava"
 
 
 def _person(rng, h, w):
@@ -190,28 +191,17 @@ def generate(out: str, **kw) -> dict:
 
 
 def ensure_ava_synthetic_dataset(cfg):
-    """Generate the data into DATA.PATH_TO_DATA_DIR unless it is there (rank 0 writes under
-    torch.distributed, the others wait). Returns the meta dict when it generated, else None."""
-    import torch.distributed as dist
-
+    """Generate the data into DATA.PATH_TO_DATA_DIR unless it is there. Returns the meta dict
+    when it generated, else None (one process at a time: see ``synthetic.prepare``)."""
     root, sc = cfg.DATA.PATH_TO_DATA_DIR, cfg.DATA.SYNTHETIC
     if not root:
         raise ValueError("DATA.PATH_TO_DATA_DIR is empty: set where the synthetic AVA data goes")
-    kw = dict(train_videos=sc.NUM_TRAIN, val_videos=sc.NUM_VAL, keyframes=cfg.AVA.SYNTHETIC_KEYFRAMES,
-              height=sc.SIZE, width=sc.SIZE, seed=sc.SEED)
-
-    def make():
-        check_generator_target(root, is_own_meta, "synthetic AVA")
-        if is_complete(root):
-            return None
-        logger.info("synthetic AVA data not found in %s: generating it", root)
-        return generate(root, **kw)
-
-    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
-        return make()
-    meta = make() if dist.get_rank() == 0 else None
-    dist.barrier()
-    return meta if dist.get_rank() == 0 else make()
+    check_generator_target(root, is_own_meta, "synthetic AVA")
+    if is_complete(root):
+        return None
+    logger.info("synthetic AVA data not found in %s: generating it", root)
+    return generate(root, train_videos=sc.NUM_TRAIN, val_videos=sc.NUM_VAL, keyframes=cfg.AVA.SYNTHETIC_KEYFRAMES,
+                    height=sc.SIZE, width=sc.SIZE, seed=sc.SEED)
 
 
 def main(argv=None):
@@ -224,7 +214,7 @@ def main(argv=None):
     ap.add_argument("--width", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
-    try:  # atomically, with its meta.json, and only where it may write (see generated_folder)
+    try:  # atomically, with its meta.json, and only where it may write (see target_folder)
         meta = generate(a.out, train_videos=a.train_videos, val_videos=a.val_videos, keyframes=a.keyframes,
                         height=a.height, width=a.width, seed=a.seed)
     except ValueError as e:
