@@ -169,6 +169,19 @@ def test_no_video_and_too_big(server, files, tmp_path):
     assert status(c.predict(handle_file(files["other"]), True, api_name="/top5")) == ""
 
 
+def test_checks_name_the_limit_and_the_option(files):
+    """What the page says for a file that reached a job over the size limit (uploads are stopped by
+    Gradio before that) and for lengths, read from the container without decoding."""
+    from hiera_video.app.checks import Limits, Rejected, check_video
+
+    with pytest.raises(Rejected, match=r"^big.mp4 is 2.3 MB; this app takes videos up to 1 MB \(hiera-app --max-upload-mb\)"):
+        check_video(files["big"], Limits(max_mb=1))
+    with pytest.raises(Rejected, match=r"^long.mp4 is 3 min 20 s long; this app takes videos up to 59.5 s "):
+        check_video(files["long"], Limits(max_seconds=59.5))
+    facts = check_video(files["long"], Limits())
+    assert (facts.name, facts.seconds, facts.fps) == ("long.mp4", 200.0, 2.0)
+
+
 def test_a_session_end_deletes_its_files_only(server, files, tmp_path):
     sessions = os.path.join(server.root, "sessions")
     first, second = client(server, tmp_path, "a"), client(server, tmp_path, "b")

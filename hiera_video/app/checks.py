@@ -45,7 +45,7 @@ def check_video(path: Optional[str], limits: Limits, backend: str = "pyav") -> V
                        "upload it again.")
     mb = os.path.getsize(path) / 1e6
     if mb > limits.max_mb:
-        raise Rejected(f"{name} is {mb:,.0f} MB; this app takes videos up to {limits.max_mb:g} MB "
+        raise Rejected(f"{name} is {mb:,.1f} MB; this app takes videos up to {limits.max_mb:g} MB "
                        "(hiera-app --max-upload-mb).")
     try:
         video = open_video(path, backend)

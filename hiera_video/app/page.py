@@ -87,7 +87,7 @@ def build_page(models: AppModels, workspace: Workspace, limits: Limits, examples
                         label = gr.Label(num_top_classes=5, label="Top-5", elem_id="top5-label")
                         info = gr.Markdown(elem_id="top5-info")
                         frames = gr.Gallery(label="Frames the model saw (one picture per clip: a column per frame, "
-                                                  "a row per crop)", preview=True, object_fit="contain", height=360,
+                                                  "a row per crop)", columns=1, object_fit="contain", height="auto",
                                             elem_id="top5-frames")
                         go.click(top5, [video, single], [status, label, info, frames],
                                  api_name="top5", concurrency_id=MODEL_QUEUE)
