@@ -27,6 +27,7 @@ def files(tmp_path_factory):
         "medium": encode(str(folder / "medium.mp4"), "libx264", "yuv420p", 200, (64, 64), 2),  # 100 s
         "checkpoint": tiny_classifier(str(folder / "tiny.pyth")),
         "audio": audio_only(str(folder / "song.m4a")),
+        "recording": recording(str(folder / "webcam.webm")),
         "text": str(folder / "notes.mp4"),
         "empty": str(folder / "empty.mp4"),
         "image": str(folder / "still.png"),
@@ -37,6 +38,28 @@ def files(tmp_path_factory):
     Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(out["image"])
     (folder / "big.mp4").write_bytes(open(out["long"], "rb").read() + b"\0" * 2_100_000)  # over the 2 MB limit
     return out
+
+
+def recording(path: str, n: int = 90) -> str:
+    """A 3 s VP8 WebM written as a browser's MediaRecorder writes it: to a stream that cannot seek
+    back, so the file states no duration (and no frame count)."""
+    import av
+
+    from video_zoo import frames
+
+    class Pipe:  # write() only: the muxer cannot go back to fill in the duration
+        def __init__(self, f):
+            self.write = f.write
+
+    with open(path, "wb") as f, av.open(Pipe(f), "w", format="webm") as container:
+        stream = container.add_stream("libvpx", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for image in frames(n, 64, 64):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -180,6 +203,25 @@ def test_checks_name_the_limit_and_the_option(files):
         check_video(files["long"], Limits(max_seconds=59.5))
     facts = check_video(files["long"], Limits())
     assert (facts.name, facts.seconds, facts.fps) == ("long.mp4", 200.0, 2.0)
+
+
+def test_a_recording_without_duration_is_sampled_over_its_length(server, files, tmp_path):
+    """Browser recordings (the webcam) state no duration: the app reads their packets for the length
+    and remuxes them (nothing re-encoded), so the 5 clips spread over the recording."""
+    from hiera_video.app.checks import Limits, check_video
+    from hiera_video.data.video_decoding import open_video
+
+    video = open_video(files["recording"])
+    assert video.duration is None  # what every decoder of the project sees
+    video.close()
+    facts = check_video(files["recording"], Limits())
+    assert facts.duration is None and 2.9 < facts.seconds <= 3.0
+    with pytest.raises(Exception, match="webcam.webm is more than 2.0 s long; this app takes videos up to 2.0 s"):
+        check_video(files["recording"], Limits(max_seconds=2))
+    result = client(server, tmp_path).predict(handle_file(files["recording"]), False, api_name="/top5")
+    assert status(result) == "" and "webcam.webm: top-5 over 5x3 views" in result[2]
+    starts = [float(item["caption"].split(", ")[1].split("-")[0]) for item in result[3]]
+    assert starts[0] == 0.0 and starts[-1] > 2.0 and starts == sorted(starts)
 
 
 def test_a_session_end_deletes_its_files_only(server, files, tmp_path):

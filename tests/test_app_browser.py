@@ -22,6 +22,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                        "(apt-get install -y chromium)")
 
 
+@pytest.mark.slow  # a browser and a server: about 45 s on 2 busy cores; in the suite, out of the quick loop
 def test_browser_upload_shows_the_demo_top5_and_closing_ends_the_session(tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs playwright ([dev] extra)")
     video = encode(str(tmp_path / "my clip.mp4"), "libx264", "yuv420p", 60, (96, 64), 30)

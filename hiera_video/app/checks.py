@@ -58,11 +58,41 @@ def check_video(path: Optional[str], limits: Limits, backend: str = "pyav") -> V
     container, seconds = _container_and_length(path, limits.max_seconds)
     if container == "image2" or container.endswith("_pipe"):  # FFmpeg's demuxers of single pictures
         raise Rejected(f"{name} is a still image ({container}), not a video. Upload a video file ({VIDEO_TYPES}).")
+    length = _clock(duration) if duration else (f"more than {_clock(limits.max_seconds)}"  # packets read up to the limit
+                                                 if seconds > limits.max_seconds else _clock(seconds))
     seconds = duration if duration else seconds
     if seconds > limits.max_seconds:
-        raise Rejected(f"{name} is {_clock(seconds)} long; this app takes videos up to {_clock(limits.max_seconds)} "
+        raise Rejected(f"{name} is {length} long; this app takes videos up to {_clock(limits.max_seconds)} "
                        "(hiera-app --max-duration).")
     return VideoFacts(name, mb, duration, seconds, fps)
+
+
+def with_duration(path: str, facts: VideoFacts, folder: str, backend: str = "pyav"):
+    """(path, facts) of a video whose container states its duration: a file without one (a browser's
+    WebM recording) is remuxed into Matroska in ``folder`` (packets copied, nothing re-encoded), so the
+    samplers spread clips over the whole recording instead of taking its start for every clip."""
+    if facts.duration or not facts.seconds:
+        return path, facts
+    import av
+
+    out = os.path.join(folder, os.path.splitext(facts.name)[0] + ".remuxed.mkv")
+    try:
+        with av.open(path) as source, av.open(out, "w", format="matroska") as target:
+            stream = source.streams.video[0]
+            copy = (target.add_stream_from_template(stream) if hasattr(target, "add_stream_from_template")
+                    else target.add_stream(template=stream))  # PyAV < 13
+            for packet in source.demux(stream):
+                if packet.dts is not None:  # the demuxer's empty flush packet
+                    packet.stream = copy
+                    target.mux(packet)
+    except Exception as e:  # noqa: BLE001 - any failure to copy means the file is not usable as it is
+        raise VideoDecodeError(path, f"cannot copy its packets to read its length ({type(e).__name__}: {e})") from None
+    video = open_video(out, backend)
+    try:
+        duration, fps = video.duration, video.fps
+    finally:
+        video.close()
+    return out, VideoFacts(facts.name, facts.mb, duration, duration or facts.seconds, fps)
 
 
 def reason(error: VideoDecodeError, path: str) -> str:

@@ -24,7 +24,7 @@ from hiera_video.inference.predict import predict_views, top_k, video_views
 from hiera_video.inference.timeline import predict_timeline, write_timeline
 from hiera_video.utils.io import atomic_write
 
-from .checks import VIDEO_TYPES, Limits, Rejected, VideoFacts, check_video, reason
+from .checks import VIDEO_TYPES, Limits, Rejected, VideoFacts, check_video, reason, with_duration
 from .models import AppModels
 from .views import pictures_with_captions
 
@@ -46,7 +46,7 @@ def top5(models: AppModels, path: Optional[str], folder: str, limits: Limits, si
     """The top-5 over TEST.NUM_ENSEMBLE_VIEWS x TEST.NUM_SPATIAL_CROPS views (or the centre one)."""
     cfg, start = models.cfg, time.perf_counter()
     _require(models.classifier, "top-5", models.classifier_error)
-    facts = check_video(path, limits, cfg.DATA.DECODING_BACKEND)
+    path, facts = _checked(path, folder, limits, cfg.DATA.DECODING_BACKEND)
     views = (1, 1) if single_view else (cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS)
     with _decoding(facts):
         clips = video_views(path, cfg, *views)
@@ -62,7 +62,7 @@ def timeline(models: AppModels, path: Optional[str], folder: str, limits: Limits
     ``hiera-demo --timeline`` in ``folder``."""
     cfg, start = models.cfg, time.perf_counter()
     _require(models.classifier, "timeline", models.classifier_error)
-    facts = check_video(path, limits, cfg.DATA.DECODING_BACKEND)
+    path, facts = _checked(path, folder, limits, cfg.DATA.DECODING_BACKEND)
     if stride < 0:
         raise Rejected(f"The stride must be 0 (the window length) or more seconds, got {stride:g}.")
     with _decoding(facts):
@@ -77,7 +77,7 @@ def features(models: AppModels, path: Optional[str], folder: str, limits: Limits
     """Clip features ``[num_clips, C]`` of every window (``hiera-extract``'s), as NAME.npy and NAME.json."""
     cfg, start = models.cfg, time.perf_counter()
     _require(models.encoder, "features", models.encoder_error)
-    facts = check_video(path, limits, cfg.DATA.DECODING_BACKEND)
+    path, facts = _checked(path, folder, limits, cfg.DATA.DECODING_BACKEND)
     if stride < 0:
         raise Rejected(f"The stride must be 0 (the window length) or more seconds, got {stride:g}.")
     with _decoding(facts):
@@ -97,7 +97,7 @@ def reconstruction(models: AppModels, path: Optional[str], folder: str, limits: 
     """The MAE's picture (original / masked input / reconstruction) of the video's middle clip."""
     start = time.perf_counter()
     _require(models.mae, "reconstruction", models.mae_error)
-    facts = check_video(path, limits, models.cfg.DATA.DECODING_BACKEND)
+    path, facts = _checked(path, folder, limits, models.cfg.DATA.DECODING_BACKEND)
     if mask_ratio is not None and not 0 <= mask_ratio < 1:
         raise Rejected(f"The mask ratio must be in [0, 1), got {mask_ratio:g}.")
     scale = max(1, round(128 / models.mae.input_size[-1]))  # small inputs drawn bigger
@@ -106,6 +106,13 @@ def reconstruction(models: AppModels, path: Optional[str], folder: str, limits: 
     png = _save_png(os.path.join(folder, "reconstruction.png"), grid)
     return JobResult(facts, time.perf_counter() - start, files={"png": png},
                      settings=describe(models.mae, models.mae_settings, mask_ratio))
+
+
+def _checked(path: Optional[str], folder: str, limits: Limits, backend: str) -> Tuple[str, VideoFacts]:
+    """The video to run on (remuxed when its container has no duration) and its facts."""
+    facts = check_video(path, limits, backend)
+    with _decoding(facts):
+        return with_duration(path, facts, folder, backend)
 
 
 def _require(model, what: str, why: str) -> None:
