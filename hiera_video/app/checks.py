@@ -58,11 +58,11 @@ def check_video(path: Optional[str], limits: Limits, backend: str = "pyav") -> V
     container, seconds = _container_and_length(path, limits.max_seconds)
     if container == "image2" or container.endswith("_pipe"):  # FFmpeg's demuxers of single pictures
         raise Rejected(f"{name} is a still image ({container}), not a video. Upload a video file ({VIDEO_TYPES}).")
-    length = _clock(duration) if duration else (f"more than {_clock(limits.max_seconds)}"  # packets read up to the limit
-                                                 if seconds > limits.max_seconds else _clock(seconds))
+    length = clock(duration) if duration else (f"more than {clock(limits.max_seconds)}"  # packets read up to the limit
+                                                 if seconds > limits.max_seconds else clock(seconds))
     seconds = duration if duration else seconds
     if seconds > limits.max_seconds:
-        raise Rejected(f"{name} is {length} long; this app takes videos up to {_clock(limits.max_seconds)} "
+        raise Rejected(f"{name} is {length} long; this app takes videos up to {clock(limits.max_seconds)} "
                        "(hiera-app --max-duration).")
     return VideoFacts(name, mb, duration, seconds, fps)
 
@@ -119,7 +119,7 @@ def _container_and_length(path: str, stop_after: float):
         return container.format.name, seconds
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
     """600 -> '10 min', 75.5 -> '1 min 16 s', 4.2 -> '4.2 s'."""
     if seconds < 60:
         return f"{seconds:.1f} s"

@@ -9,7 +9,7 @@ import os
 from typing import List, Optional
 
 from . import jobs
-from .checks import Limits, Rejected, _clock
+from .checks import Limits, Rejected, clock
 from .models import AppModels
 from .workspace import Workspace
 
@@ -31,6 +31,9 @@ def build_page(models: AppModels, workspace: Workspace, limits: Limits, examples
                 return (gr.Markdown("", visible=False),) + work(folder)
             except Rejected as e:
                 return (gr.Markdown(f"**{e}**", visible=True),) + on_error
+            except Exception as e:  # noqa: BLE001 - a failed job is reported in its tab; the app serves on
+                logger.exception("%s job failed", kind)
+                return (gr.Markdown(f"**The {kind} job failed: {type(e).__name__}: {e}**", visible=True),) + on_error
 
     def top5(video, single_view, request: gr.Request):
         def work(folder):
@@ -70,7 +73,7 @@ def build_page(models: AppModels, workspace: Workspace, limits: Limits, examples
     with gr.Blocks(title="hiera_video") as page:
         gr.Markdown(f"## hiera_video: drop a video in, see what the model sees\n"
                     f"`{os.path.basename(models.checkpoint)}`: {models.summary()}. Videos up to "
-                    f"{limits.max_mb:g} MB and {_clock(limits.max_seconds)}; one job runs at a time, others wait "
+                    f"{limits.max_mb:g} MB and {clock(limits.max_seconds)}; one job runs at a time, others wait "
                     f"in the queue.{_unavailable(models)}")
         with gr.Row():
             with gr.Column(scale=2):
