@@ -29,8 +29,12 @@ setup(
         # hiera-transformer is the official reference implementation the tests compare against.
         # onnx/onnxruntime/onnxscript: tools/export.py and its tests (torch's ONNX exporter needs onnxscript).
         # torchcodec: DATA.DECODING_BACKEND torchcodec; needs FFmpeg's shared libraries (apt-get install -y ffmpeg).
+        # app: hiera-app, the local web page (Gradio 6: its unload event and api_visibility).
+        # playwright (dev): tests/test_app_browser.py drives the system's Chromium; it downloads no browser.
         "torchcodec": ["torchcodec"],
-        "dev": ["pytest>=7", "hiera-transformer==0.1.4", "h5py", "onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.1"],
+        "app": ["gradio>=6,<7"],
+        "dev": ["pytest>=7", "hiera-transformer==0.1.4", "h5py", "onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.1",
+                "gradio>=6,<7", "gradio_client>=2", "playwright>=1.40"],
     },
     # tools/*.py are shims over these, for PySlowFast habits (python tools/run_net.py ...).
     entry_points={
@@ -44,6 +48,7 @@ setup(
             "hiera-plot = hiera_video.cli.plot_run:main",
             "hiera-ava-eval = hiera_video.cli.ava_eval:main",
             "hiera-visualize-mae = hiera_video.cli.visualize_mae:main",
+            "hiera-app = hiera_video.cli.app:main",
         ],
     },
 )

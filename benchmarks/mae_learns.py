@@ -292,7 +292,7 @@ def train(cfg, args, log) -> dict:
 
 def evaluate_checkpoint(path: str, opts) -> dict:
     """A run_net MAE checkpoint on its own run's validation loader (its stored cfg), same masks as TASK mae."""
-    from hiera_video.cli.visualize_mae import stored_cfg
+    from hiera_video.inference.mae_reconstruction import stored_cfg
     from hiera_video.data import build_loader
     from hiera_video.models.checkpoints import read_state_dict
 

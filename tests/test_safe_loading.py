@@ -116,6 +116,18 @@ def test_demo_extract_export_and_visualize_refuse(attack, video, tmp_path, capsy
     assert not os.path.exists(tmp_path / "x.safetensors") and not os.path.exists(tmp_path / "mae.png")
 
 
+@pytest.mark.parametrize("attack", PAYLOADS, indirect=True)
+def test_the_web_app_refuses(attack):
+    from hiera_video.app.models import load_app_models
+    from hiera_video.engine import load_config
+
+    path, marker = attack
+    with pytest.raises(ValueError) as e:
+        load_app_models(load_config(DEMO, TINY_OPTS, validate=False), path)
+    _refused(e, path)
+    assert not os.path.exists(marker)
+
+
 def _status(call) -> int:
     """A tool's exit status, whether its main returns it or exits with a message (printed)."""
     try:

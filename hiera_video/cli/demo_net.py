@@ -28,9 +28,7 @@ import torch
 
 from hiera_video.engine import load_config
 from hiera_video.data.video_decoding import VideoDecodeError
-from hiera_video.data.video_lists import find_class_names
-from hiera_video.models.checkpoints import stored_class_names
-from hiera_video.engine.build import build_model, load_test_weights
+from hiera_video.engine.demo_model import load_classifier
 from hiera_video.inference.extract import extract_features
 from hiera_video.inference.live import run_live
 from hiera_video.inference.live_display import open_display
@@ -81,18 +79,8 @@ def main(argv=None):
     if not checkpoint:
         p.error("give --checkpoint (or TEST.CHECKPOINT_FILE_PATH in the config)")
     device = torch.device("cuda" if torch.cuda.is_available() and cfg.NUM_GPUS > 0 else "cpu")
-    saved_names = stored_class_names(checkpoint)
-    if cfg.MODEL.NUM_CLASSES == 0 and saved_names:  # "from the data": the checkpoint of such a run knows
-        cfg.defrost()
-        cfg.MODEL.NUM_CLASSES = len(saved_names)
-    model = build_model(cfg, for_test=True)
-    load_test_weights(model, checkpoint)
+    model, names = load_classifier(cfg, checkpoint)  # names: stored, files, or the built-in K400 names
     model = for_inference(model, device, args.dtype)
-    names = find_class_names(cfg, checkpoint)  # stored names, files, or the built-in K400 names
-    if names is not None and len(names) != cfg.MODEL.NUM_CLASSES:
-        logger.warning("the class-name file has %d names but the model has %d classes; printing indices",
-                       len(names), cfg.MODEL.NUM_CLASSES)
-        names = None
     if args.threads or args.live:
         # Live: the reader thread decodes meanwhile; a model thread waiting on a busy core stalls every op.
         torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 2) - 1))

@@ -24,11 +24,16 @@ def video_views(path: str, cfg, num_temporal: int = 5, num_crops: int = 3) -> to
     return torch.cat([eval_views(frames, transform, cfg.DATA.TEST_CROP_SIZE, num_crops) for frames in clips])
 
 
-@torch.no_grad()
 def predict_video(model, path: str, cfg, num_temporal: int = 5, num_crops: int = 3) -> torch.Tensor:
     """Class probabilities ``[K]``: softmax scores averaged over the ``video_views``, as the
     multi-view test does."""
-    views = video_views(path, cfg, num_temporal, num_crops)
+    return predict_views(model, video_views(path, cfg, num_temporal, num_crops))
+
+
+@torch.no_grad()
+def predict_views(model, views: torch.Tensor) -> torch.Tensor:
+    """Views ``[V, C, T, S, S]`` (``video_views``) -> class probabilities ``[K]``, softmax averaged
+    over the views (the web app shows the same views it predicts on)."""
     device = next(model.parameters()).device
     return model(views.to(device, model_dtype(model))).float().softmax(-1).mean(0).cpu()
 
