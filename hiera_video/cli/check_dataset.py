@@ -4,6 +4,7 @@ every video decoded as the loader decodes it.
     hiera-check-dataset --cfg configs/Kinetics/HIERA_B_16x4_K400.yaml DATA.PATH_TO_DATA_DIR /data/k400
     hiera-check-dataset --cfg CFG --split train val --workers 16 --out k400_check.json [KEY VALUE ...]
     hiera-check-dataset --videos my_videos/ [--cfg CFG]         # a plain folder: every file in it
+    hiera-check-dataset /data/k400/train.csv [--cfg CFG]        # one list (train.csv, val.csv or test.csv)
 
 Reads the config's dataset (Kinetics lists, SSv2 json files, AVA frame lists) as the loader
 does, decodes each video at the frame times the loader samples and once end to end, in
@@ -41,13 +42,46 @@ def parse_args(argv=None) -> argparse.Namespace:
                                              "or <folder>.check.json beside --videos)")
     p.add_argument("--restart", action="store_true", help="ignore the progress of an earlier run")
     p.add_argument("opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE config overrides")
+    argv, path = _path_argument(list(sys.argv[1:] if argv is None else argv), p)
     args = p.parse_args(argv)
+    if path:
+        where_from(args, path, p)  # a list or a folder given as an argument, the way people try it first
     if args.split:  # "--split train val DATA.X y": nargs="+" also takes the overrides after it
         n = next((k for k, s in enumerate(args.split) if s not in SPLITS), len(args.split))
         args.split, args.opts = args.split[:n], args.split[n:] + args.opts
         if not args.split:
             p.error(f"--split takes one or more of {', '.join(SPLITS)}")
     return args
+
+
+def _path_argument(argv, p: argparse.ArgumentParser):
+    """(argv without it, the first argument that is an existing file or folder and not an option's
+    value), or (argv, None). A config key (``DATA.X``) is never a path here."""
+    takes_value = {o for a in p._actions if a.nargs != 0 for o in a.option_strings}
+    for i, arg in enumerate(argv):
+        after_option = i > 0 and argv[i - 1] in takes_value
+        if not arg.startswith("-") and not after_option and os.path.exists(arg):
+            if i > 0 and argv[i - 1][:1].isupper() and "." in argv[i - 1]:
+                continue  # the value of a KEY VALUE override
+            return argv[:i] + argv[i + 1:], arg
+    return argv, None
+
+
+def where_from(args: argparse.Namespace, path: str, p: argparse.ArgumentParser) -> None:
+    """``hiera-check-dataset PATH``: a list ``<split>.csv`` checks that split of its folder
+    (DATA.PATH_TO_DATA_DIR), a folder checks every file in it (``--videos``); another file is
+    an error that says how to check it."""
+    if os.path.isdir(path):
+        args.videos = path
+        return
+    name, ext = os.path.splitext(os.path.basename(path))
+    if name in SPLITS and ext == ".csv":
+        args.opts = ["DATA.PATH_TO_DATA_DIR", os.path.dirname(os.path.abspath(path))] + args.opts
+        args.split = args.split or [name]
+        return
+    p.error(f"{path}: a list to check must be named {', '.join(s + '.csv' for s in SPLITS)} (Kinetics format, "
+            "one 'path label' line per video) in its dataset folder; for another list, put it there under one of "
+            "those names, or check a folder of videos with --videos FOLDER")
 
 
 def main(argv=None) -> int:

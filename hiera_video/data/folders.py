@@ -36,18 +36,9 @@ from hiera_video.utils.io import write_lines
 from .clip_dataset import check_num_classes
 from .kinetics import KineticsDataset
 from .lookup import dataset_class
-from .video_lists import SPLITS, find_class_names
+from .video_lists import SPLITS, VIDEO_EXTENSIONS, find_class_names, is_video_name
 
 logger = logging.getLogger(__name__)
-
-# What the decoders (PyAV / FFmpeg, decord) open; pytorchvideo's from_directory takes mp4 and avi only.
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp",
-                    ".ogv", ".ts")
-
-
-def _is_video(name: str) -> bool:
-    return not name.startswith(".") and name.lower().endswith(VIDEO_EXTENSIONS)
-
 
 class ClassFolderPaths(LabeledVideoPaths):
     """``LabeledVideoPaths`` of ``root/<class>/<video>`` plus ``classes``, ``skipped`` and ``empty``."""
@@ -75,7 +66,7 @@ class ClassFolderPaths(LabeledVideoPaths):
                     raise ValueError(f"'{sub.path}' is a folder inside the class folder '{entry.path}': expected "
                                      f"{dir_path}/<class>/<video> (one level of class folders, videos directly "
                                      "inside); move its videos up or give it its own class folder")
-                elif _is_video(sub.name):
+                elif is_video_name(sub.name):
                     videos += 1
                 else:
                     skipped.append(sub.path)
@@ -94,7 +85,7 @@ class ClassFolderPaths(LabeledVideoPaths):
                                  f"extensions: {' '.join(VIDEO_EXTENSIONS)})")
         present = {n: i for i, n in enumerate(classes) if n in dict(found) and n not in empty}
         top = os.path.abspath(dir_path)  # make_dataset walks sub-folders (hidden ones here): only take class/video
-        pairs = make_dataset(dir_path, present, allow_empty=True, is_valid_file=lambda p: _is_video(
+        pairs = make_dataset(dir_path, present, allow_empty=True, is_valid_file=lambda p: is_video_name(
             os.path.basename(p)) and os.path.dirname(os.path.dirname(os.path.abspath(p))) == top) if present else []
         paths = cls(pairs)
         paths.classes, paths.skipped, paths.empty = list(classes), skipped, empty

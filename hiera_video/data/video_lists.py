@@ -14,6 +14,29 @@ from typing import List, Optional, Tuple
 SPLITS = ("train", "val", "test")
 
 
+# What the decoders (PyAV / FFmpeg, decord) open; pytorchvideo's from_directory takes mp4 and avi only.
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp",
+                    ".ogv", ".ts")
+
+
+def is_video_name(name: str) -> bool:
+    return not name.startswith(".") and name.lower().endswith(VIDEO_EXTENSIONS)
+
+
+def class_folders(data_dir: str, limit: int = 5) -> List[str]:
+    """Up to ``limit`` subfolders of ``data_dir`` that hold video files (a class-folder dataset)."""
+    found = []
+    with os.scandir(data_dir) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.is_dir() and not entry.name.startswith("."):
+                with os.scandir(entry.path) as inner:
+                    if any(is_video_name(f.name) for f in inner):
+                        found.append(entry.name)
+                if len(found) >= limit:
+                    break
+    return found
+
+
 def list_path(data_dir: str, split: str) -> str:
     """``data_dir/<split>.csv`` after checking both exist, with an error naming what is missing."""
     if split not in SPLITS:
@@ -26,6 +49,12 @@ def list_path(data_dir: str, split: str) -> str:
                                 "train.csv / val.csv / test.csv)")
     path = os.path.join(data_dir, f"{split}.csv")
     if not os.path.isfile(path):
+        folders = class_folders(data_dir)
+        if folders:
+            raise FileNotFoundError(
+                f"video list '{path}' not found, but DATA.PATH_TO_DATA_DIR '{data_dir}' holds class folders "
+                f"({', '.join(folders)}, ...): set TRAIN.DATASET folder and TEST.DATASET folder to read them (the "
+                "splits come from DATA.VAL_FRACTION / DATA.TEST_FRACTION; docs/own_dataset.md)")
         raise FileNotFoundError(f"video list '{path}' not found: the {split} split needs "
                                 "one 'path label' line per video")
     return path
